@@ -1,0 +1,5 @@
+import sys
+
+from segtf.cli import main
+
+sys.exit(main())

@@ -1,0 +1,74 @@
+"""Named model configurations: `list_models()`, `get_config(name)`, `build(name, ...)`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+
+from segtf.models.config import ModelConfig
+
+_PAPER = ModelConfig(architecture="deeplabv3plus", backbone="xception65", num_classes=21)
+
+# CPU-sized variants: chosen by benchmarks/bench_models.py so that a 512x512 forward pass on
+# 2 cores stays well under a second. Dense (not separable) head convs: on CPUs they run
+# ~13x closer to peak than depthwise convs, so the head's FLOPs buy more accuracy per second.
+_LITE = dict(backbone="xception41", width=0.25, output_stride=16, head_filters=96,
+             separable_head=False)
+
+MODELS: dict[str, ModelConfig] = {
+    "deeplabv3plus_xception65": _PAPER,
+    "deeplabv3plus_xception41": dataclasses.replace(_PAPER, backbone="xception41"),
+    "deeplabv3plus_xception71": dataclasses.replace(_PAPER, backbone="xception71"),
+    "pspnet_xception65": dataclasses.replace(_PAPER, architecture="pspnet", head_filters=512,
+                                             aux_head=True),
+    "psp_aspp_xception65": dataclasses.replace(_PAPER, architecture="psp_aspp"),
+    "deeplabv3plus_resnet50": dataclasses.replace(_PAPER, backbone="resnet50", output_stride=16,
+                                                  separable_head=False),
+    "deeplabv3plus_lite": dataclasses.replace(_PAPER, **_LITE),
+    "pspnet_lite": dataclasses.replace(_PAPER, architecture="pspnet", aux_head=True, **_LITE),
+    "psp_aspp_lite": dataclasses.replace(_PAPER, architecture="psp_aspp", **_LITE),
+}
+
+
+def register_model(name: str, config: ModelConfig) -> None:
+    """Adds a named configuration (refuses to silently replace an existing one)."""
+    if name in MODELS:
+        raise ValueError(f"model name {name!r} is already registered")
+    MODELS[name] = config
+
+
+def list_models() -> list[str]:
+    return sorted(MODELS)
+
+
+def get_config(name: str, **overrides) -> ModelConfig:
+    """Returns the named configuration with `overrides` applied (the registry is not changed)."""
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}. Valid names: {', '.join(list_models())}")
+    return dataclasses.replace(MODELS[name], **overrides) if overrides else MODELS[name]
+
+
+def build_from_config(config: ModelConfig, name: str = "segtf_model",
+                      with_aux: bool = False) -> keras.Model:
+    if config.architecture == "refiner":
+        from segtf.models.refiner import build_refiner
+
+        return build_refiner(config, name=name, with_aux=with_aux)
+    from segtf.models.segmentation import build_segmentation_model
+
+    return build_segmentation_model(config, name=name, with_aux=with_aux)
+
+
+def build(name: str, num_classes: int | None = None, with_aux: bool = False,
+          **overrides) -> keras.Model:
+    """Builds a registered model, e.g. `build("deeplabv3plus_lite", num_classes=12)`.
+
+    `with_aux=True` returns the training graph (dict outputs with auxiliary / deep-supervision
+    logits) for models that have one; the inference graph shares the same layer names, so
+    weights move between them.
+    """
+    if num_classes is not None:
+        overrides["num_classes"] = num_classes
+    config = get_config(name, **overrides)
+    return build_from_config(config, name=name, with_aux=with_aux and config.aux_head)
