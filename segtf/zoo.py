@@ -1,0 +1,147 @@
+"""The model zoo: model folders with config, weights and card; one loader for all of segtf.
+
+A model folder holds `config.json` (the `ModelInfo` below), `model.weights.h5` and
+`MODEL_CARD.md`. `load_model` accepts a zoo name (`models/<name>/`), a folder path or a
+`.keras` file, and is what `segment()`, evaluation, export and the viewer all use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import pathlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+
+import keras
+
+from segtf.models.config import ModelConfig
+
+logger = logging.getLogger(__name__)
+
+ZOO_DIR = pathlib.Path(os.environ.get("SEGTF_ZOO", pathlib.Path(__file__).resolve().parents[1] / "models"))
+DEFAULT_MODEL = "camvid_deeplabv3plus_lite"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+CARD_FILE = "MODEL_CARD.md"
+
+
+@dataclass
+class ModelInfo:
+    """What a model folder says about its model (written as config.json)."""
+
+    name: str
+    model: ModelConfig
+    class_names: tuple[str, ...] = ()
+    palette: tuple[tuple[int, int, int], ...] = ()
+    ignore_label: int = 255
+    dataset: str = ""
+    metrics: dict = field(default_factory=dict)  # copied from what `segtf evaluate` printed
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return self.model.task
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["model"] = self.model.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelInfo:
+        data = dict(data)
+        data["model"] = ModelConfig.from_dict(data["model"])
+        data["class_names"] = tuple(data.get("class_names", ()))
+        data["palette"] = tuple(tuple(c) for c in data.get("palette", ()))
+        return cls(**data)
+
+
+def list_zoo() -> list[str]:
+    """Names of the model folders shipped in `models/`."""
+    if not ZOO_DIR.is_dir():
+        return []
+    return sorted(p.name for p in ZOO_DIR.iterdir() if (p / CONFIG_FILE).is_file())
+
+
+def resolve_model_path(name_or_path: str | os.PathLike) -> pathlib.Path:
+    """Turns "default", a zoo name, a folder or a `.keras` file into an existing path."""
+    text = str(name_or_path)
+    if text == "default":
+        text = DEFAULT_MODEL
+    path = pathlib.Path(text).expanduser()
+    if path.exists():
+        return path
+    if (ZOO_DIR / text / CONFIG_FILE).is_file():
+        return ZOO_DIR / text
+    raise ValueError(f"No model named or found at {text!r}. Zoo models: "
+                     f"{', '.join(list_zoo()) or '(none)'}; or pass a model folder or .keras file.")
+
+
+def load_info(name_or_path: str | os.PathLike) -> ModelInfo:
+    """Reads a model folder's config.json (or the info stored with a `.keras` file)."""
+    path = resolve_model_path(name_or_path)
+    config_path = path / CONFIG_FILE if path.is_dir() else path.with_suffix(".json")
+    if not config_path.is_file():
+        raise ValueError(f"{path}: no {config_path.name} beside it; save models with "
+                         "segtf.zoo.save_model_folder so their classes and palette travel along")
+    with open(config_path, encoding="utf-8") as f:
+        return ModelInfo.from_dict(json.load(f))
+
+
+def load_model(name_or_path: str | os.PathLike = "default") -> tuple[keras.Model, ModelInfo]:
+    """Loads a model and its info. `.keras` files load with `safe_mode=True`."""
+    import segtf.models.layers  # noqa: F401  (registers the custom layers for deserialisation)
+    from segtf.models import build_from_config
+
+    path = resolve_model_path(name_or_path)
+    info = load_info(path)
+    if path.suffix == ".keras":
+        model = keras.saving.load_model(path, safe_mode=True)
+    else:
+        model = build_from_config(info.model, name=info.name)
+        weights = path / WEIGHTS_FILE
+        if not weights.is_file():
+            raise ValueError(f"{path}: missing {WEIGHTS_FILE}")
+        model.load_weights(weights)
+    logger.info("loaded model %s from %s", info.name, path)
+    return model, info
+
+
+def _atomic_write_text(path: pathlib.Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def save_model_folder(model: keras.Model, info: ModelInfo, folder: str | os.PathLike,
+                      card: str | None = None, overwrite: bool = False) -> pathlib.Path:
+    """Writes weights + config.json (+ card) into `folder`, atomically: a temporary sibling
+    folder is filled, then swapped in, so a crash never leaves half a model."""
+    folder = pathlib.Path(folder)
+    if folder.exists() and not overwrite:
+        raise FileExistsError(f"{folder} exists; pass overwrite=True to replace it")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        model.save_weights(tmp / WEIGHTS_FILE)
+        _atomic_write_text(tmp / CONFIG_FILE, json.dumps(info.to_dict(), indent=2) + "\n")
+        if card is not None:
+            _atomic_write_text(tmp / CARD_FILE, card)
+        elif (folder / CARD_FILE).is_file():
+            shutil.copy2(folder / CARD_FILE, tmp / CARD_FILE)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
