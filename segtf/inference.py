@@ -1,0 +1,202 @@
+"""The one prediction function: image in, per-pixel probabilities out at the image's own size.
+
+`segment()` and evaluation both call `predict_probabilities`, so test-time augmentation
+(multi-scale + flip) and tiled sliding-window inference behave the same everywhere.
+
+Tiled inference keeps memory bounded for very large photos: the model only ever sees one
+tile; tile predictions are blended with a separable ramp window, so the per-pixel weight sum
+is an outer product of two 1-D sums and costs O(H + W) memory instead of a full-size buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import weakref
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("semantic", "foreground")
+# segment() switches tiling on above this many pixels (a 1920x1080 photo still runs whole).
+AUTO_TILE_PIXELS = 2560 * 1600
+DEFAULT_TILE = (1024, 1024)
+
+_FORWARD_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _forward_fn(model: keras.Model):
+    """A traced forward pass for `model` with dynamic height / width (traced once)."""
+    fn = _FORWARD_CACHE.get(model)
+    if fn is None:
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
+            reduce_retracing=True,
+        )
+        def fn(images):
+            out = model(images, training=False)
+            if isinstance(out, dict):
+                out = out["logits"]
+            return tf.cast(out, tf.float32)  # mixed-precision models give float16 logits
+
+        _FORWARD_CACHE[model] = fn
+    return fn
+
+
+def normalize_tile(tile, shape: Sequence[int] | None = None) -> tuple[int, int] | None:
+    """Turns `tile` (None/0/False, an int, or (th, tw)) into (th, tw) or None.
+
+    Args:
+        tile: tile size; `"auto"` tiles with `DEFAULT_TILE` only when `shape` has more than
+            `AUTO_TILE_PIXELS` pixels.
+        shape: the image shape, needed for `"auto"`.
+    """
+    if tile is None or tile is False or tile == 0:
+        return None
+    if isinstance(tile, str):
+        if tile != "auto":
+            raise ValueError(f"tile={tile!r}: pass None, 'auto', an int or (height, width)")
+        if shape is None or shape[0] * shape[1] <= AUTO_TILE_PIXELS:
+            return None
+        return DEFAULT_TILE
+    if isinstance(tile, (int, np.integer)):
+        tile = (int(tile), int(tile))
+    try:
+        th, tw = (int(t) for t in tile)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"tile={tile!r}: pass None, 'auto', an int or (height, width)") from err
+    if th < 32 or tw < 32:
+        raise ValueError(
+            f"tile={tile!r} is too small: use at least 32 pixels per side (e.g. tile=512)"
+        )
+    return th, tw
+
+
+def _check_image(image) -> np.ndarray:
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[-1] != 3 or min(array.shape[:2]) < 1:
+        raise ValueError(
+            f"predict_probabilities: image shape {array.shape} is not (H, W, 3) RGB;"
+            " decode user images with segtf.imageio.read_image first"
+        )
+    return array
+
+
+def _activate(logits: tf.Tensor, task: str) -> tf.Tensor:
+    return tf.sigmoid(logits) if task == "foreground" else tf.nn.softmax(logits, axis=-1)
+
+
+def _predict_window(
+    forward, window: np.ndarray, task: str, scales: Sequence[float], flip: bool
+) -> np.ndarray:
+    """Probabilities for one window (the whole image or a tile), averaged over TTA variants."""
+    h, w = window.shape[:2]
+    x = tf.convert_to_tensor(window[None], tf.float32)
+    total = None
+    count = 0
+    for scale in scales:
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        scaled = x if size == (h, w) else tf.image.resize(x, size, method="bilinear")
+        for flipped in (False, True) if flip else (False,):
+            inp = tf.reverse(scaled, axis=[2]) if flipped else scaled
+            logits = forward(inp)
+            if flipped:
+                logits = tf.reverse(logits, axis=[2])
+            if size != (h, w):
+                logits = tf.image.resize(logits, (h, w), method="bilinear")
+            probs = _activate(logits, task)[0]
+            total = probs if total is None else total + probs
+            count += 1
+    return (total / count).numpy().astype(np.float32, copy=False)
+
+
+def _starts(length: int, tile: int, overlap: float) -> list[int]:
+    """Tile start positions covering [0, length) with at least `overlap` of a tile shared."""
+    if length <= tile:
+        return [0]
+    stride = max(1, int(tile * (1.0 - overlap)))
+    n = math.ceil((length - tile) / stride) + 1
+    # Spread the tiles evenly so the last one ends exactly at the border.
+    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
+
+
+def _ramp(length: int, overlap_px: int) -> np.ndarray:
+    """1-D blending weights: a linear ramp over the overlap, 1 in the middle, never 0."""
+    if overlap_px <= 0:
+        return np.ones(length, np.float32)
+    pos = np.arange(length, dtype=np.float32) + 0.5
+    ramp = np.minimum(pos, length - pos) / overlap_px
+    return np.clip(ramp, 1e-3, 1.0).astype(np.float32)
+
+
+def _predict_tiled(
+    forward, image: np.ndarray, task: str, scales, flip, tile, overlap
+) -> np.ndarray:
+    h, w = image.shape[:2]
+    th, tw = min(tile[0], h), min(tile[1], w)
+    ys, xs = _starts(h, th, overlap), _starts(w, tw, overlap)
+    wy = _ramp(th, int(th * overlap)) if len(ys) > 1 else np.ones(th, np.float32)
+    wx = _ramp(tw, int(tw * overlap)) if len(xs) > 1 else np.ones(tw, np.float32)
+    sum_y, sum_x = np.zeros(h, np.float32), np.zeros(w, np.float32)
+    for y in ys:
+        sum_y[y : y + th] += wy
+    for x in xs:
+        sum_x[x : x + tw] += wx
+    out = None  # allocated once the first tile tells the channel count
+    weight = wy[:, None, None] * wx[None, :, None]
+    logger.debug("tiled inference: %d x %d tiles of %dx%d", len(ys), len(xs), th, tw)
+    for y in ys:
+        for x in xs:
+            probs = _predict_window(forward, image[y : y + th, x : x + tw], task, scales, flip)
+            if out is None:
+                out = np.zeros((h, w, probs.shape[-1]), np.float32)
+            out[y : y + th, x : x + tw] += probs * weight
+    for y0 in range(0, h, 256):  # normalise in bands: no full-size temporary
+        band = sum_y[y0 : y0 + 256, None, None] * sum_x[None, :, None]
+        out[y0 : y0 + 256] /= band
+    return out
+
+
+def predict_probabilities(
+    model: keras.Model,
+    image,
+    *,
+    task: str = "semantic",
+    scales: Sequence[float] = (1.0,),
+    flip: bool = False,
+    tile=None,
+    overlap: float = 0.25,
+) -> np.ndarray:
+    """Per-pixel probabilities for one RGB image, at the image's own size.
+
+    Args:
+        model: a segtf model (raw RGB 0..255 in, logits out at the input size).
+        image: RGB array (H, W, 3), uint8 or float in 0..255.
+        task: "semantic" (softmax over classes) or "foreground" (sigmoid alpha, C == 1).
+        scales: test-time scales; probabilities are averaged over them.
+        flip: also average over the horizontally flipped image.
+        tile: None for one pass over the whole image, an int or (th, tw) for sliding-window
+            inference (memory bounded by the tile), or "auto" (tiles only large images).
+        overlap: fraction of a tile shared with its neighbour, in [0, 0.9].
+
+    Returns:
+        float32 (H, W, C): softmax probabilities, or the alpha matte with C == 1.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task={task!r}: use one of {TASKS}")
+    if not scales or any(float(s) <= 0 for s in scales):
+        raise ValueError(f"scales={scales!r}: pass positive factors such as (0.75, 1.0, 1.25)")
+    if not 0.0 <= overlap <= 0.9:
+        raise ValueError(f"overlap={overlap!r}: use a fraction in [0, 0.9], e.g. 0.25")
+    image = _check_image(image)
+    forward = _forward_fn(model)
+    scales = tuple(float(s) for s in scales)
+    tile = normalize_tile(tile, image.shape)
+    if tile is None or (tile[0] >= image.shape[0] and tile[1] >= image.shape[1]):
+        return _predict_window(forward, image, task, scales, flip)
+    return _predict_tiled(forward, image, task, scales, flip, tile, overlap)

@@ -1,0 +1,85 @@
+"""predict_probabilities: sizes, tasks, TTA and tiled inference agree with one pass."""
+
+import numpy as np
+import pytest
+
+import segtf.models
+from segtf.inference import normalize_tile, predict_probabilities
+
+
+@pytest.fixture(scope="module")
+def model():
+    return segtf.models.build("deeplabv3plus_lite", num_classes=3, width=0.125, head_filters=16)
+
+
+@pytest.fixture(scope="module")
+def fg_model():
+    return segtf.models.build(
+        "deeplabv3plus_lite", num_classes=1, width=0.125, head_filters=16, task="foreground"
+    )
+
+
+def _image(h, w, seed=0):
+    return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype("uint8")
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (37, 53), (64, 48)])
+def test_probabilities_match_image_size_and_sum_to_one(model, shape):
+    probs = predict_probabilities(model, _image(*shape))
+    assert probs.shape == (*shape, 3) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+
+
+def test_foreground_gives_one_alpha_channel(fg_model):
+    alpha = predict_probabilities(fg_model, _image(40, 30), task="foreground")
+    assert alpha.shape == (40, 30, 1) and 0.0 <= alpha.min() and alpha.max() <= 1.0
+
+
+def test_tiled_matches_single_pass_and_covers_borders(model):
+    image = _image(100, 150, seed=1)
+    whole = predict_probabilities(model, image)
+    tiled = predict_probabilities(model, image, tile=64, overlap=0.25)
+    assert tiled.shape == whole.shape
+    np.testing.assert_allclose(tiled.sum(-1), 1.0, atol=1e-5)
+    # An untrained model's outputs are close to uniform; tiles see less context, so only a
+    # loose agreement is expected, but no tile seam may be left unnormalised.
+    assert np.abs(tiled - whole).max() < 0.05
+
+
+def test_tta_scales_and_flip_keep_shape(model):
+    probs = predict_probabilities(model, _image(45, 61), scales=(0.5, 1.0, 1.5), flip=True)
+    assert probs.shape == (45, 61, 3)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+
+
+def test_float_image_equals_uint8_image(model):
+    image = _image(32, 32)
+    a = predict_probabilities(model, image)
+    b = predict_probabilities(model, image.astype("float32"))
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"task": "panoptic"}, "task"),
+        ({"scales": ()}, "scales"),
+        ({"overlap": 1.5}, "overlap"),
+        ({"tile": 8}, "too small"),
+        ({"tile": "big"}, "tile"),
+    ],
+)
+def test_bad_arguments_are_named(model, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        predict_probabilities(model, _image(8, 8), **kwargs)
+
+
+def test_bad_image_shape_is_refused(model):
+    with pytest.raises(ValueError, match="read_image"):
+        predict_probabilities(model, np.zeros((8, 8)))
+
+
+def test_auto_tile_only_for_large_images():
+    assert normalize_tile("auto", (1080, 1920, 3)) is None
+    assert normalize_tile("auto", (4000, 6000, 3)) == (1024, 1024)
+    assert normalize_tile(512) == (512, 512)
