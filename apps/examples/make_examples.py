@@ -51,7 +51,9 @@ def street(seed: int = 0) -> Image.Image:
     for i in range(6):  # dashed centre line, getting longer towards the viewer
         y0 = horizon + 8 + i * i * 5 + i * 6
         y1 = y0 + 4 + i * 3
-        d.polygon([(239 - i, y0), (241 + i, y0), (242 + i, y1), (238 - i, y1)], fill=(235, 235, 220))
+        d.polygon(
+            [(239 - i, y0), (241 + i, y0), (242 + i, y1), (238 - i, y1)], fill=(235, 235, 220)
+        )
     for tx in (30, 420):  # trees
         d.rectangle([tx + 18, horizon - 40, tx + 26, horizon + 10], fill=(90, 60, 40))
         d.ellipse([tx - 10, horizon - 110, tx + 55, horizon - 30], fill=(55, 120, 50))
@@ -96,8 +98,9 @@ def countryside(seed: int = 2) -> Image.Image:
     for cx, cy in ((90, 60), (330, 40)):  # clouds
         for dx in (-30, 0, 30):
             d.ellipse([cx + dx - 30, cy - 18, cx + dx + 30, cy + 18], fill=(245, 245, 250))
-    d.polygon([(0, 190), (140, 150), (300, 185), (480, 160), (480, 230), (0, 230)],
-              fill=(95, 125, 90))  # hills
+    d.polygon(
+        [(0, 190), (140, 150), (300, 185), (480, 160), (480, 230), (0, 230)], fill=(95, 125, 90)
+    )  # hills
     d.rectangle([0, 215, 480, 360], fill=(105, 160, 60))  # field
     for _ in range(400):
         x, y = int(rng.integers(0, 480)), int(rng.integers(220, 360))

@@ -1,0 +1,247 @@
+"""segtf viewer: upload a photo (or pick an example), choose a model, see the segmentation.
+
+Run with `streamlit run apps/viewer.py` or `segtf viewer`. `$SEGTF_ZOO` points the page at
+another folder of models. The logic lives in `segtf.viewer`; this file only lays out the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pathlib
+import sys
+
+import streamlit as st
+
+try:
+    import segtf  # noqa: F401
+except ImportError:  # running from a clone without `pip install -e .`
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from segtf.imageio import InvalidImageError
+from segtf.viewer import compose, gallery, inputs, legend, models, runner
+
+logger = logging.getLogger("segtf.viewer")
+
+st.set_page_config(page_title="segtf viewer", page_icon="🎨", layout="wide")
+
+
+# ---- Cached work: the model loads once per process, each result once per input + options.
+@st.cache_resource(show_spinner="Loading the model (first time only)…", max_entries=3)
+def load_segmenter(path: str, weights_stamp: float):
+    return runner.load_segmenter(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def segment(
+    image_key: str, _image, model_path: str, weights_stamp: float, tta: bool, tile: int | None
+) -> runner.ViewerResult:
+    return runner.run(load_segmenter(model_path, weights_stamp), _image, tta=tta, tile=tile)
+
+
+@st.cache_data(show_spinner=False)
+def thumbnail(path: str) -> bytes:
+    return compose.thumbnail_bytes(path)
+
+
+def pick(source: str) -> None:
+    st.session_state.source = source
+
+
+st.session_state.setdefault("source", None)
+
+# ---- Sidebar: the model and the options.
+entries = models.list_entries()
+with st.sidebar:
+    st.header("Model")
+    if not entries:
+        st.warning(
+            f"No models found in `{models.zoo_dir()}`. Train one (`segtf train`) or set "
+            "`SEGTF_ZOO` to a folder of model folders, then reload this page."
+        )
+        st.stop()
+    by_name = {e.name: e for e in entries}
+    entry = by_name[
+        st.selectbox("Model", list(by_name), format_func=lambda n: by_name[n].label, key="model")
+    ]
+    st.caption(
+        f"**Task** {entry.task} · **Dataset** {entry.info.dataset or 'n/a'} · "
+        f"**Classes** {', '.join(entry.class_names)}"
+    )
+    metric_rows = models.format_metrics(entry.info.metrics)
+    if metric_rows:
+        st.markdown("\n".join(f"- **{label}**: {value}" for label, value in metric_rows))
+    else:
+        st.caption("No measured metrics in this model's card yet.")
+    if entry.card():
+        with st.expander("Model card"):
+            st.markdown(entry.card())
+
+    st.header("Options")
+    tta = st.toggle(
+        "Test-time augmentation",
+        help="Average flipped and rescaled passes: slightly better masks, about 4x slower.",
+        key="tta",
+    )
+    tiled = st.toggle(
+        "Tiled high-resolution mode",
+        key="tiled",
+        help=f"Segment large photos tile by tile at full resolution. Off: photos "
+        f"are shrunk to {inputs.MAX_SIDE} px on the long side.",
+    )
+    tile = (
+        st.select_slider(
+            "Tile size (px)", [256, 384, 512, 768, 1024], value=512, disabled=not tiled, key="tile"
+        )
+        if tiled
+        else None
+    )
+    threshold = 0.5
+    if entry.task == "foreground":
+        threshold = st.slider(
+            "Foreground threshold",
+            0.05,
+            0.95,
+            0.5,
+            0.05,
+            key="threshold",
+            help="Pixels whose matte is below this count as background.",
+        )
+
+# ---- Main: choose an image.
+st.title("segtf viewer")
+st.write("Upload a photo or pick an example, and see what the model segments.")
+upload = st.file_uploader(
+    "Upload an image",
+    type=list(inputs.UPLOAD_TYPES),
+    key="upload",
+    max_upload_size=inputs.MAX_UPLOAD_MB,
+    on_change=pick,
+    args=("upload",),
+    help=f"PNG, JPEG, WebP, BMP, TIFF or GIF, up to {inputs.MAX_UPLOAD_MB} MB.",
+)
+
+examples = gallery.find_examples()
+with st.expander("Examples", expanded=True):
+    columns = st.columns(min(len(examples), 6) or 1)
+    for i, example in enumerate(examples):
+        with columns[i % len(columns)]:
+            st.image(thumbnail(str(example.path)), width="stretch", alt=example.title)
+            st.button(
+                example.title,
+                key=f"example_{i}",
+                width="stretch",
+                on_click=pick,
+                args=(str(example.path),),
+                type="primary" if st.session_state.source == str(example.path) else "secondary",
+            )
+
+# ---- Decode the chosen image: a bad upload is a message, never a traceback.
+source = st.session_state.source
+if source == "upload" and upload is None:
+    source = None
+if source is None:
+    st.info("⬆️ Upload an image or click an example to start.")
+    st.stop()
+try:
+    if source == "upload":
+        data, name = upload.getvalue(), upload.name
+    else:
+        data, name = pathlib.Path(source).read_bytes(), pathlib.Path(source).name
+    image = inputs.decode_upload(data, name)
+except InvalidImageError as err:
+    st.error(f"**That file can't be used.** {err}", icon="🚫")
+    st.stop()
+
+# ---- Segment (cached: moving a slider does not run the model again).
+try:
+    with st.spinner(f"Segmenting with {entry.name}…"):
+        result = segment(
+            hashlib.sha1(data).hexdigest(), image, str(entry.path), entry.weights_stamp(), tta, tile
+        )
+except InvalidImageError as err:
+    st.error(f"**That image can't be segmented.** {err}", icon="🚫")
+    st.stop()
+except Exception as err:  # noqa: BLE001  (the page must stay usable whatever the model does)
+    logger.exception("segmentation failed")
+    st.error(f"**Segmentation failed** with {entry.name}: {err}", icon="⚠️")
+    st.stop()
+
+view = compose.make_views(result.labels, result.alpha, entry.palette, threshold)
+height, width = result.image.shape[:2]
+note = ""
+if (height, width) != result.original_size:
+    oh, ow = result.original_size
+    note = f" (shrunk from {ow}×{oh}; turn on tiled mode for full resolution)"
+st.caption(
+    f"**{name}** · {width}×{height}{note} · inference **{result.seconds:.2f} s**"
+    f"{' with TTA' if tta else ''}{f', {tile} px tiles' if tile else ''}"
+)
+
+# ---- Results: input, mask, overlay.
+col_input, col_mask, col_overlay = st.columns(3)
+col_input.image(result.image, caption="Input", width="stretch", alt="input image")
+col_mask.image(view.mask_rgb, caption="Mask", width="stretch", alt="segmentation mask")
+with col_overlay:
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="opacity")
+    overlay = compose.blend(result.image, view.mask_rgb, opacity, view.overlay_alpha)
+    st.image(overlay, caption="Overlay", width="stretch", alt="mask over the image")
+
+if entry.task == "foreground":
+    col_cut, col_bg = st.columns(2)
+    board = compose.checkerboard(height, width)
+    col_cut.image(
+        compose.composite(result.image, view.alpha, board),
+        width="stretch",
+        caption="Cut-out (transparent)",
+        alt="cut-out on a checkerboard",
+    )
+    with col_bg:
+        colour = st.color_picker("Background colour", "#1e90ff", key="background")
+        st.image(
+            compose.composite(result.image, view.alpha, compose.hex_to_rgb(colour)),
+            caption="Cut-out on a colour",
+            width="stretch",
+            alt="cut-out on a colour",
+        )
+
+# ---- Legend and downloads.
+areas = legend.class_areas(view.labels, entry.class_names, view.palette)
+st.subheader("Classes in this image")
+st.markdown(legend.legend_html(areas), unsafe_allow_html=True)
+
+stem = pathlib.Path(name).stem
+downloads = st.columns(4 if entry.task == "foreground" else 3)
+downloads[0].download_button(
+    "Mask PNG",
+    lambda: compose.png_bytes(view.labels, view.palette),
+    f"{stem}_mask.png",
+    "image/png",
+    on_click="ignore",
+    icon="⬇️",
+)
+downloads[1].download_button(
+    "Overlay PNG",
+    lambda: compose.png_bytes(overlay),
+    f"{stem}_overlay.png",
+    "image/png",
+    on_click="ignore",
+    icon="⬇️",
+)
+downloads[2].download_button(
+    "Class areas CSV",
+    legend.areas_csv(areas),
+    f"{stem}_areas.csv",
+    "text/csv",
+    on_click="ignore",
+    icon="⬇️",
+)
+if entry.task == "foreground":
+    downloads[3].download_button(
+        "Cut-out PNG",
+        lambda: compose.png_bytes(compose.cutout_rgba(result.image, view.alpha)),
+        f"{stem}_cutout.png",
+        "image/png",
+        on_click="ignore",
+        icon="⬇️",
+    )

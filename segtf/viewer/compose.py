@@ -1,0 +1,129 @@
+"""Pictures made from a segmentation: colour masks, overlays, cut-outs, PNG bytes."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+LIGHT, DARK = 204, 153  # the usual grey checkerboard behind transparent pixels
+FOREGROUND_PALETTE = ((0, 0, 0), (255, 64, 128))  # background, foreground
+
+
+def colorize(labels: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:
+    """(H, W) class indices -> (H, W, 3) uint8 colours; indices past the palette are black."""
+    table = np.zeros((256 if labels.dtype == np.uint8 else int(labels.max()) + 1, 3), np.uint8)
+    colours = np.asarray(palette, np.uint8).reshape(-1, 3)[: len(table)]
+    table[: len(colours)] = colours
+    return table[labels]
+
+
+def blend(
+    image: np.ndarray, colours: np.ndarray, opacity: float, alpha: np.ndarray | None = None
+) -> np.ndarray:
+    """`image` with `colours` laid over it at `opacity` (0 = image only, 1 = colours only);
+    `alpha` (H, W) in 0..1 limits where the colours go (foreground overlays)."""
+    weight = np.float32(np.clip(opacity, 0.0, 1.0))
+    if alpha is not None:
+        weight = weight * np.asarray(alpha, np.float32)[..., None]
+    out = image.astype(np.float32) * (1 - weight) + colours.astype(np.float32) * weight
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def checkerboard(height: int, width: int, cell: int = 12) -> np.ndarray:
+    """(H, W, 3) uint8 grey checkerboard, the convention for "transparent here"."""
+    ys = (np.arange(height) // cell)[:, None]
+    xs = (np.arange(width) // cell)[None, :]
+    board = np.where((ys + xs) % 2 == 0, LIGHT, DARK).astype(np.uint8)
+    return np.repeat(board[..., None], 3, axis=2)
+
+
+def composite(image: np.ndarray, alpha: np.ndarray, background) -> np.ndarray:
+    """Foreground of `image` (alpha (H, W) in 0..1) over `background`: an (H, W, 3) array or
+    one RGB colour."""
+    a = np.clip(np.asarray(alpha, np.float32), 0, 1)[..., None]
+    if np.ndim(background) == 1:
+        background = np.broadcast_to(np.asarray(background, np.float32), image.shape)
+    out = image.astype(np.float32) * a + np.asarray(background, np.float32) * (1 - a)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def cutout_rgba(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """(H, W, 4) uint8: the image with the matte as its alpha channel."""
+    a = np.clip(np.asarray(alpha, np.float32) * 255 + 0.5, 0, 255).astype(np.uint8)
+    return np.concatenate([image.astype(np.uint8), a[..., None]], axis=2)
+
+
+def threshold_alpha(alpha: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (labels (H, W) uint8 with 1 = foreground, matte with pixels below the threshold
+    cleared). Soft edges above the threshold are kept so cut-outs do not look jagged."""
+    alpha = np.asarray(alpha, np.float32)
+    if alpha.ndim == 3:
+        alpha = alpha[..., 0]
+    keep = alpha >= threshold
+    return keep.astype(np.uint8), np.where(keep, alpha, 0.0).astype(np.float32)
+
+
+def hex_to_rgb(text: str) -> tuple[int, int, int]:
+    """'#1e90ff' -> (30, 144, 255)."""
+    text = text.strip().lstrip("#")
+    if len(text) == 3:
+        text = "".join(c * 2 for c in text)
+    if len(text) != 6:
+        raise ValueError(f"not a #rrggbb colour: {text!r}")
+    return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))
+
+
+def png_bytes(array: np.ndarray, palette: Sequence[Sequence[int]] | None = None) -> bytes:
+    """PNG-encodes an image; with `palette`, an (H, W) label map becomes a palette PNG that
+    keeps the class indices as pixel values and shows the class colours in any viewer."""
+    array = np.asarray(array)
+    if palette is not None and array.ndim == 2 and array.max(initial=0) < 256:
+        image = Image.fromarray(array.astype(np.uint8), mode="P")
+        flat = [int(v) for colour in palette for v in colour][: 256 * 3]
+        image.putpalette(flat + [0] * (768 - len(flat)))
+    else:
+        image = Image.fromarray(array)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+@dataclass
+class Views:
+    """The arrays the page shows for one result and one threshold."""
+
+    labels: np.ndarray  # (H, W) class indices; foreground: 0 / 1 at the threshold
+    palette: tuple[tuple[int, int, int], ...]
+    mask_rgb: np.ndarray  # (H, W, 3) the mask in the palette
+    alpha: np.ndarray | None  # foreground matte with sub-threshold pixels cleared
+    overlay_alpha: np.ndarray | None  # where the overlay tints (foreground only)
+
+
+def make_views(
+    labels: np.ndarray,
+    alpha: np.ndarray | None,
+    palette: Sequence[Sequence[int]],
+    threshold: float = 0.5,
+) -> Views:
+    """Mask colours (and for foreground models the thresholded matte) for one result."""
+    palette = tuple(tuple(int(v) for v in c) for c in palette)
+    if alpha is not None:
+        labels, alpha = threshold_alpha(alpha, threshold)
+        palette = palette if len(palette) >= 2 else FOREGROUND_PALETTE
+        return Views(labels, palette, colorize(labels, palette), alpha, labels.astype(np.float32))
+    return Views(labels, palette, colorize(labels, palette), None, None)
+
+
+def thumbnail_bytes(path: str | os.PathLike, size: int = 320) -> bytes:
+    """A small JPEG of an image file for the gallery (keeps the page light on phones)."""
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image).convert("RGB")
+        image.thumbnail((size, size))
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()

@@ -1,0 +1,110 @@
+"""The models the viewer offers: model folders in a zoo directory, and what their cards say."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from dataclasses import dataclass
+
+from segtf import zoo
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """A model folder and its info (config.json)."""
+
+    path: pathlib.Path
+    info: zoo.ModelInfo
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def task(self) -> str:
+        return self.info.task
+
+    @property
+    def label(self) -> str:
+        """What the model picker shows: name, task, number of classes."""
+        classes = "foreground" if self.task == "foreground" else f"{len(self.class_names)} classes"
+        return f"{self.name} ({self.task}, {classes})"
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        if self.info.class_names:
+            return self.info.class_names
+        if self.task == "foreground":
+            return ("background", "foreground")
+        return tuple(f"class {i}" for i in range(self.info.model.num_classes))
+
+    @property
+    def palette(self) -> tuple[tuple[int, int, int], ...]:
+        """The card's palette, or the PASCAL VOC colour map when it has too few colours."""
+        if len(self.info.palette) >= len(self.class_names):
+            return tuple(tuple(int(v) for v in c) for c in self.info.palette)
+        if self.task == "foreground":
+            return ((0, 0, 0), (255, 64, 128))
+        return voc_palette(len(self.class_names))
+
+    def card(self) -> str:
+        """MODEL_CARD.md, or "" when the folder has none."""
+        card = self.path / zoo.CARD_FILE
+        return card.read_text(encoding="utf-8") if card.is_file() else ""
+
+    def weights_stamp(self) -> float:
+        """Modification time of the weights: part of the model cache key, so a retrained
+        model is picked up without restarting the viewer."""
+        weights = self.path / zoo.WEIGHTS_FILE
+        return weights.stat().st_mtime if weights.is_file() else 0.0
+
+
+def voc_palette(n: int) -> tuple[tuple[int, int, int], ...]:
+    """The PASCAL VOC colour map (bits of the class index spread over R, G, B)."""
+    colours = []
+    for index in range(n):
+        r = g = b = 0
+        c = index
+        for shift in range(7, -1, -1):
+            r |= ((c >> 0) & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        colours.append((r, g, b))
+    return tuple(colours)
+
+
+def zoo_dir() -> pathlib.Path:
+    """The zoo directory: `$SEGTF_ZOO` read now (so tests and `segtf viewer --zoo` can point
+    the page at another folder after segtf was imported), else `segtf.zoo.ZOO_DIR`."""
+    return pathlib.Path(os.environ.get("SEGTF_ZOO") or zoo.ZOO_DIR)
+
+
+def list_entries(directory: str | os.PathLike | None = None) -> list[ZooEntry]:
+    """Model folders under `directory` whose config.json reads; the default model first."""
+    directory = pathlib.Path(directory) if directory else zoo_dir()
+    if not directory.is_dir():
+        return []
+    entries = []
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(".") or not (path / zoo.CONFIG_FILE).is_file():
+            continue
+        try:
+            entries.append(ZooEntry(path, zoo.load_info(path)))
+        except (ValueError, KeyError, TypeError):
+            continue  # a half-written or foreign folder is not offered
+    return sorted(entries, key=lambda e: (e.name != zoo.DEFAULT_MODEL, e.name))
+
+
+def format_metrics(metrics: dict) -> list[tuple[str, str]]:
+    """Card metrics as (label, value) pairs for display: fractions as percentages."""
+    rows = []
+    for key, value in metrics.items():
+        label = key.replace("_", " ")
+        if isinstance(value, float) and 0 <= value <= 1 and "time" not in key and "ms" not in key:
+            rows.append((label, f"{100 * value:.1f}%"))
+        elif isinstance(value, float):
+            rows.append((label, f"{value:.3g}"))
+        elif isinstance(value, (int, str)):
+            rows.append((label, str(value)))
+    return rows

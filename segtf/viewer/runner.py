@@ -1,0 +1,57 @@
+"""One segmentation for the viewer: the model's labels / matte, timed, in plain arrays.
+
+The page caches `ViewerResult`s (`st.cache_data` pickles them), so they hold only numpy arrays
+and numbers, never the model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+import segtf
+from segtf.viewer.inputs import MAX_SIDE, shrink_to
+
+
+@dataclass
+class ViewerResult:
+    """What the page shows: the image that was segmented and what the model said about it."""
+
+    image: np.ndarray  # (H, W, 3) uint8, after any shrinking
+    labels: np.ndarray  # (H, W) class indices (foreground: 0/1 at threshold 0.5)
+    alpha: np.ndarray | None  # (H, W) float32 matte for foreground models
+    seconds: float  # inference time (model already loaded)
+    original_size: tuple[int, int]  # (H, W) of the input before shrinking
+
+
+def load_segmenter(path: str) -> segtf.Segmenter:
+    """Loads a model folder once; the page wraps this in `st.cache_resource`."""
+    return segtf.Segmenter(path)
+
+
+def run(
+    segmenter: segtf.Segmenter,
+    image: np.ndarray,
+    *,
+    tta: bool = False,
+    tile: int | None = None,
+    max_side: int = MAX_SIDE,
+) -> ViewerResult:
+    """Segments `image`. Without tiling, images larger than `max_side` are shrunk first so a
+    phone photo answers in about a second on a CPU; tiled mode keeps the full resolution."""
+    original_size = image.shape[:2]
+    if not tile:
+        image = shrink_to(image, max_side)
+    start = time.perf_counter()
+    result = segmenter.segment(image, tta=tta, tile=tile or None)
+    seconds = time.perf_counter() - start
+    alpha = None
+    if result.task == "foreground":
+        alpha = np.asarray(result.alpha, np.float32)
+        if alpha.ndim == 3:
+            alpha = alpha[..., 0]
+    labels = np.asarray(result.labels)
+    labels = labels.astype(np.uint8 if labels.max(initial=0) < 256 else np.int32)
+    return ViewerResult(image, labels, alpha, seconds, original_size)
