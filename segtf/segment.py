@@ -1,0 +1,290 @@
+"""`segment(image)`: any photo in, a mask at the photo's own size and orientation out.
+
+`Segmenter` holds one model for repeated calls; `segment()` is the one-call form. Both decode
+with `segtf.imageio.read_image` and predict with `segtf.inference.predict_probabilities`.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import pathlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from segtf import palette as palettes
+from segtf.imageio import DEFAULT_MAX_PIXELS, read_image, write_png_atomic
+
+# TensorFlow / Keras are imported inside the functions that need them, so `import segtf`
+# (which imports this module) stays light.
+
+TTA_SCALES = (0.75, 1.0, 1.25)  # tta=True: these scales, each also flipped
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, stamp: float):
+    from segtf import zoo
+
+    return zoo.load_model(path)
+
+
+def load_model(name_or_path: str | os.PathLike = "default"):
+    """Loads a zoo model by name, a model folder or a `.keras` file: `(model, ModelInfo)`.
+
+    Models are cached (the four most recent); a folder whose files changed is reloaded.
+    """
+    from segtf import zoo
+
+    path = zoo.resolve_model_path(name_or_path)
+    config = path / zoo.CONFIG_FILE if path.is_dir() else path
+    stamp = config.stat().st_mtime if config.exists() else 0.0
+    return _load_cached(str(path.resolve()), stamp)
+
+
+def _info_for_bare_model(model):
+    """A ModelInfo for a Keras model passed without a model folder (classes unnamed)."""
+    from segtf.models.config import ModelConfig
+    from segtf.zoo import ModelInfo
+
+    output = model.output["logits"] if isinstance(model.output, dict) else model.output
+    channels = int(output.shape[-1])
+    task = "foreground" if channels == 1 else "semantic"
+    return ModelInfo(name=model.name, model=ModelConfig(num_classes=channels, task=task))
+
+
+@dataclass
+class SegmentationResult:
+    """What `segment()` returns: everything at the input image's size and orientation.
+
+    Attributes:
+        image: the decoded RGB uint8 input (H, W, 3), EXIF orientation applied.
+        probabilities: float32 (H, W, C) softmax probabilities; (H, W, 1) alpha for
+            foreground models.
+        task: "semantic" or "foreground".
+        class_names: one name per class (foreground: background, foreground).
+        palette: uint8 (num_classes, 3) colours.
+        inference_time: seconds spent in the model (prediction incl. TTA / tiling).
+        total_time: seconds for the whole call, decoding included.
+    """
+
+    image: np.ndarray
+    probabilities: np.ndarray
+    task: str
+    class_names: tuple[str, ...]
+    palette: np.ndarray
+    inference_time: float
+    total_time: float = 0.0
+    model_name: str = ""
+    _labels: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the input image."""
+        return self.image.shape[0], self.image.shape[1]
+
+    @property
+    def alpha(self) -> np.ndarray | None:
+        """Foreground models: float32 (H, W) alpha matte in 0..1; None for semantic models."""
+        return self.probabilities[..., 0] if self.task == "foreground" else None
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """Foreground models: bool (H, W), alpha >= 0.5; None for semantic models."""
+        return self.alpha >= 0.5 if self.task == "foreground" else None
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class index per pixel, (H, W) uint8 (int32 beyond 255 classes)."""
+        if self._labels is None:
+            self._labels = _argmax(self.probabilities, self.task)
+        return self._labels
+
+    def colour_mask(self) -> np.ndarray:
+        """RGB uint8 (H, W, 3): each pixel in its class colour."""
+        return palettes.colorize(self.labels, self.palette)
+
+    def overlay(self, opacity: float = 0.5) -> np.ndarray:
+        """RGB uint8: the image tinted by class colour (foreground: by the alpha matte)."""
+        if self.task == "foreground":
+            return palettes.overlay_alpha(self.image, self.alpha, self.palette[-1], opacity)
+        return palettes.overlay_labels(self.image, self.labels, self.palette, opacity)
+
+    def cutout(self, classes=None) -> np.ndarray:
+        """RGBA uint8 (H, W, 4) with a transparent background.
+
+        Args:
+            classes: semantic models only: class indices or names to keep (their summed
+                probability becomes the alpha). Foreground models use their alpha matte.
+        """
+        if self.task == "foreground":
+            return palettes.cutout(self.image, self.alpha)
+        if classes is None:
+            raise ValueError(
+                "cutout() of a semantic model needs classes=[...] (indices or "
+                f"names from {list(self.class_names)}) to keep"
+            )
+        keep = [self._class_index(c) for c in np.atleast_1d(classes).tolist()]
+        return palettes.cutout(self.image, self.probabilities[..., keep].sum(-1))
+
+    def to_image(self):
+        """A PIL image of the result: the colour mask (foreground: the alpha as grayscale)."""
+        from PIL import Image
+
+        if self.task == "foreground":
+            return Image.fromarray(np.clip(np.rint(self.alpha * 255.0), 0, 255).astype(np.uint8))
+        return Image.fromarray(self.colour_mask())
+
+    def save(self, path: str | os.PathLike) -> pathlib.Path:
+        """Writes `to_image()` as a PNG, atomically."""
+        return write_png_atomic(path, self.to_image())
+
+    def _class_index(self, name_or_index) -> int:
+        if isinstance(name_or_index, str):
+            if name_or_index not in self.class_names:
+                raise ValueError(
+                    f"unknown class {name_or_index!r}; classes: {list(self.class_names)}"
+                )
+            return self.class_names.index(name_or_index)
+        index = int(name_or_index)
+        if not 0 <= index < self.probabilities.shape[-1]:
+            raise ValueError(
+                f"class index {index} out of range 0..{self.probabilities.shape[-1] - 1}"
+            )
+        return index
+
+
+def _argmax(probabilities: np.ndarray, task: str) -> np.ndarray:
+    """Argmax in row bands, straight into a small dtype (no full-size int64 temporary)."""
+    if task == "foreground":
+        return (probabilities[..., 0] >= 0.5).astype(np.uint8)
+    dtype = np.uint8 if probabilities.shape[-1] <= 256 else np.int32
+    labels = np.empty(probabilities.shape[:2], dtype)
+    for y in range(0, labels.shape[0], 256):
+        labels[y : y + 256] = np.argmax(probabilities[y : y + 256], axis=-1)
+    return labels
+
+
+class Segmenter:
+    """Holds one model for repeated `segment` calls.
+
+    Args:
+        model: "default", a zoo name, a model folder, a `.keras` file, or a Keras model.
+        tta: average over scales 0.75 / 1 / 1.25 and horizontal flips (about 6x slower).
+        tile: None or "auto" tiles images over ~4 Mpx with 1024 px tiles; an int or
+            (height, width) always tiles; 0 / False never tiles.
+        overlap: fraction of a tile shared with its neighbours when tiling.
+        max_pixels: refuse larger images (decompression-bomb guard); None for no limit.
+    """
+
+    def __init__(
+        self,
+        model="default",
+        *,
+        tta: bool = False,
+        tile="auto",
+        overlap: float = 0.25,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    ):
+        from segtf.inference import normalize_tile
+
+        if _is_keras_model(model):
+            self.model, self.info = model, _info_for_bare_model(model)
+        else:
+            self.model, self.info = load_model(model)
+        self.tta = bool(tta)
+        self.tile = "auto" if tile is None else tile
+        normalize_tile(self.tile, (1, 1))  # check the argument now, not on the first image
+        self.overlap = overlap
+        self.max_pixels = max_pixels
+        num_classes = 2 if self.task == "foreground" else self.info.model.num_classes
+        self.class_names = tuple(self.info.class_names) or _default_names(self.task, num_classes)
+        self.palette = palettes.as_palette(self.info.palette, num_classes)
+        if self.task == "foreground" and not self.info.palette:
+            self.palette = np.array([[0, 0, 0], [255, 0, 128]], np.uint8)
+
+    @property
+    def task(self) -> str:
+        return self.info.task
+
+    def __call__(self, image, *, tta: bool | None = None, tile=None) -> SegmentationResult:
+        return self.segment(image, tta=tta, tile=tile)
+
+    def segment(self, image, *, tta: bool | None = None, tile=None) -> SegmentationResult:
+        """Segments one image (any input `segtf.imageio.read_image` accepts)."""
+        from segtf.inference import predict_probabilities
+
+        start = time.perf_counter()
+        rgb = read_image(image, max_pixels=self.max_pixels)
+        use_tta = self.tta if tta is None else tta
+        t0 = time.perf_counter()
+        probabilities = predict_probabilities(
+            self.model,
+            rgb,
+            task=self.task,
+            scales=TTA_SCALES if use_tta else (1.0,),
+            flip=use_tta,
+            tile=self.tile if tile is None else tile,
+            overlap=self.overlap,
+        )
+        t1 = time.perf_counter()
+        return SegmentationResult(
+            image=rgb,
+            probabilities=probabilities,
+            task=self.task,
+            class_names=self.class_names,
+            palette=self.palette,
+            inference_time=t1 - t0,
+            total_time=t1 - start,
+            model_name=self.info.name,
+        )
+
+
+def _is_keras_model(obj) -> bool:
+    import keras
+
+    return isinstance(obj, keras.Model)
+
+
+def _default_names(task: str, num_classes: int) -> tuple[str, ...]:
+    if task == "foreground":
+        return ("background", "foreground")
+    return tuple(f"class_{i}" for i in range(num_classes))
+
+
+def segment(
+    image,
+    model="default",
+    *,
+    tta: bool = False,
+    tile=None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> SegmentationResult:
+    """Segments one image with a zoo model (cached between calls).
+
+    Args:
+        image: a path, `pathlib.Path`, bytes, a binary file object, a PIL image or a numpy
+            array (H, W), (H, W, 1), (H, W, 3), (H, W, 4) of uint8, uint16 or float in 0..1.
+        model: "default", a zoo name, a model folder, a `.keras` file, a Keras model or a
+            `Segmenter`.
+        tta: test-time augmentation (scales 0.75 / 1 / 1.25, each flipped).
+        tile: None = automatic (tiles images over ~4 Mpx), an int or (h, w) tile size, or 0
+            to never tile.
+        max_pixels: decompression-bomb limit; raise it for trusted huge images.
+
+    Returns:
+        A `SegmentationResult` at the image's original size and displayed orientation.
+
+    Raises:
+        segtf.InvalidImageError: the input is not a usable image (the message says why).
+    """
+    if isinstance(model, Segmenter):
+        segmenter = model
+        if max_pixels != segmenter.max_pixels:
+            segmenter = copy.copy(segmenter)  # shares the model; only the limit differs
+            segmenter.max_pixels = max_pixels
+        return segmenter.segment(image, tta=tta, tile=tile)
+    # Cheap: load_model is cached and the traced forward pass is cached per model.
+    return Segmenter(model, max_pixels=max_pixels).segment(image, tta=tta, tile=tile)
