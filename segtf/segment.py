@@ -126,7 +126,9 @@ class SegmentationResult:
                 "cutout() of a semantic model needs classes=[...] (indices or "
                 f"names from {list(self.class_names)}) to keep"
             )
-        keep = [self._class_index(c) for c in np.atleast_1d(classes).tolist()]
+        if isinstance(classes, (str, int, np.integer)):
+            classes = [classes]
+        keep = [self._class_index(c) for c in classes]
         return palettes.cutout(self.image, self.probabilities[..., keep].sum(-1))
 
     def to_image(self):
