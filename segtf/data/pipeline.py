@@ -165,7 +165,8 @@ def make_dataset(source, *, num_classes: int, task: str = "semantic", crop_size=
     drop = training and decoded.count is not None and decoded.count >= batch_size
     ds = ds.batch(batch_size, drop_remainder=drop).prefetch(AUTOTUNE)
     options = tf.data.Options()
-    options.deterministic = seed is not None
+    # Evaluation keeps file order; training trades order for speed unless a seed is given.
+    options.deterministic = seed is not None or not training
     return ds.with_options(options)
 
 

@@ -39,7 +39,7 @@ def _prepared_dir(name: str, data_dir: str | None) -> Path | None:
 def load_builder(name: str, data_dir: str | None):
     import tensorflow_datasets as tfds
 
-    prepared = _prepared_dir(name.split("/")[0], data_dir) if "/" not in name else None
+    prepared = _prepared_dir(name, data_dir)
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as err:  # not in the catalogue / code not importable here

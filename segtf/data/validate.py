@@ -86,7 +86,7 @@ def palette_indices(rgb: np.ndarray, palette) -> np.ndarray:
     pos = np.clip(np.searchsorted(sorted_codes, codes), 0, len(sorted_codes) - 1)
     found = sorted_codes[pos] == codes
     if not found.all():
-        unknown = np.unique(codes[~found])[:5]
+        unknown = [int(c) for c in np.unique(codes[~found])[:5]]
         colours = ", ".join(str(((c >> 16) & 255, (c >> 8) & 255, c & 255)) for c in unknown)
         raise ValueError(f"has colour(s) not in the palette: {colours}")
     return order[pos].astype(np.int32)
@@ -128,8 +128,8 @@ def check_pair(image_path: str, mask_path: str, rules: LabelRules):
         valid = ("0..255 (0 = background, 255 = foreground)" if rules.task == "foreground"
                  else f"0..{rules.num_classes - 1} or ignore {rules.ignore_label}")
         raise _Bad(mask_path, f"mask values {bad} are outside {valid}",
-                   "check num_classes, or map them with label_map={value: label} "
-                   f"(e.g. {{{bad[0]}: {rules.ignore_label}}} to ignore them)")
+                   "check num_classes, or map them with label_map (e.g. "
+                   f"label_map={{{bad[0]}: {rules.ignore_label}}} to ignore them)")
     return size, image.mode, mask.mode
 
 

@@ -1,0 +1,70 @@
+"""Tiny real PNG / JPEG segmentation datasets on disk, for tests (reusable by anyone).
+
+    root = make_folder_dataset(tmp_path, n=3, num_classes=4)   # images/ + masks/
+    pairs = find_pairs(root)
+
+Images are deterministic random RGB; masks are blocky class maps (or 0/255 foreground).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def block_mask(height: int, width: int, num_classes: int, seed: int = 0,
+               block: int = 8) -> np.ndarray:
+    """Class map made of `block`-sized squares (so nearest resizing keeps it meaningful)."""
+    rng = np.random.default_rng(seed + 1000)
+    small = rng.integers(0, num_classes, (-(-height // block), -(-width // block)))
+    return np.kron(small, np.ones((block, block), np.int64))[:height, :width].astype(np.uint8)
+
+
+def write_image(path: Path, array: np.ndarray, **save_kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, **save_kwargs)
+    return path
+
+
+def make_folder_dataset(root: Path, n: int = 3, size: tuple[int, int] = (24, 32),
+                        num_classes: int = 4, image_ext: str = ".png",
+                        image_dir: str = "images", mask_dir: str = "masks",
+                        foreground: bool = False, sizes=None) -> Path:
+    """Writes `n` pairs `root/image_dir/k.ext` + `root/mask_dir/k.png`; returns `root`.
+
+    `sizes` (a list of (h, w)) gives each pair its own size; foreground masks are 0/255.
+    """
+    for k in range(n):
+        h, w = sizes[k] if sizes else size
+        write_image(root / image_dir / f"{k:03d}{image_ext}", random_image(h, w, k))
+        mask = block_mask(h, w, 2 if foreground else num_classes, k)
+        write_image(root / mask_dir / f"{k:03d}.png", mask * 255 if foreground else mask)
+    return root
+
+
+def make_list_dataset(root: Path, n: int = 3, size: tuple[int, int] = (24, 32),
+                      num_classes: int = 4, prefix: str = "/SegNet/CamVid") -> Path:
+    """CamVid-style: `train/`, `trainannot/` and `train.txt` naming a non-existent prefix."""
+    lines = []
+    for k in range(n):
+        name = f"f{k:03d}.png"
+        write_image(root / "train" / name, random_image(*size, seed=k))
+        write_image(root / "trainannot" / name, block_mask(*size, num_classes, k))
+        lines.append(f"{prefix}/train/{name} {prefix}/trainannot/{name}")
+    list_file = root / "train.txt"
+    list_file.write_text("\n".join(lines) + "\n")
+    return list_file
+
+
+def truncate(path: Path, keep: float = 0.5) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
