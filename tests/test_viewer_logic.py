@@ -160,12 +160,11 @@ def test_shrink_to_keeps_aspect():
     assert inputs.shrink_to(image, 1000) is image
 
 
-def test_format_metrics_and_voc_palette():
+def test_format_metrics():
     rows = models.format_metrics(
         {"miou": 0.6123, "params": 1200, "ms_per_image": 41.5, "per_class": {"a": 1}}
     )
     assert rows == [("miou", "61.2%"), ("params", "1200"), ("ms per image", "41.5")]
-    assert models.voc_palette(3) == ((0, 0, 0), (128, 0, 0), (0, 128, 0))
 
 
 def test_list_entries_skips_broken_folders(tmp_path):

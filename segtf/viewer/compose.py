@@ -10,16 +10,17 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps
 
+import segtf.palette
+
 LIGHT, DARK = 204, 153  # the usual grey checkerboard behind transparent pixels
 FOREGROUND_PALETTE = ((0, 0, 0), (255, 64, 128))  # background, foreground
 
 
 def colorize(labels: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:
-    """(H, W) class indices -> (H, W, 3) uint8 colours; indices past the palette are black."""
-    table = np.zeros((256 if labels.dtype == np.uint8 else int(labels.max()) + 1, 3), np.uint8)
-    colours = np.asarray(palette, np.uint8).reshape(-1, 3)[: len(table)]
-    table[: len(colours)] = colours
-    return table[labels]
+    """(H, W) class indices -> (H, W, 3) uint8 colours (`segtf.palette`, padded as needed)."""
+    labels = np.asarray(labels)
+    needed = max(len(palette), int(labels.max(initial=0)) + 1)
+    return segtf.palette.colorize(labels, segtf.palette.as_palette(palette, needed))
 
 
 def blend(
@@ -27,11 +28,10 @@ def blend(
 ) -> np.ndarray:
     """`image` with `colours` laid over it at `opacity` (0 = image only, 1 = colours only);
     `alpha` (H, W) in 0..1 limits where the colours go (foreground overlays)."""
-    weight = np.float32(np.clip(opacity, 0.0, 1.0))
+    weight = float(np.clip(opacity, 0.0, 1.0))
     if alpha is not None:
-        weight = weight * np.asarray(alpha, np.float32)[..., None]
-    out = image.astype(np.float32) * (1 - weight) + colours.astype(np.float32) * weight
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        weight = weight * np.asarray(alpha, np.float32)
+    return segtf.palette.blend(image, colours, weight)
 
 
 def checkerboard(height: int, width: int, cell: int = 12) -> np.ndarray:
@@ -54,8 +54,7 @@ def composite(image: np.ndarray, alpha: np.ndarray, background) -> np.ndarray:
 
 def cutout_rgba(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """(H, W, 4) uint8: the image with the matte as its alpha channel."""
-    a = np.clip(np.asarray(alpha, np.float32) * 255 + 0.5, 0, 255).astype(np.uint8)
-    return np.concatenate([image.astype(np.uint8), a[..., None]], axis=2)
+    return segtf.palette.cutout(image, alpha)
 
 
 def threshold_alpha(alpha: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,9 @@ import os
 import pathlib
 from dataclasses import dataclass
 
+import segtf.palette
 from segtf import zoo
+from segtf.viewer.compose import FOREGROUND_PALETTE
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,9 @@ class ZooEntry:
     @property
     def label(self) -> str:
         """What the model picker shows: name, task, number of classes."""
-        classes = "foreground" if self.task == "foreground" else f"{len(self.class_names)} classes"
-        return f"{self.name} ({self.task}, {classes})"
+        if self.task == "foreground":
+            return f"{self.name} (foreground cut-out)"
+        return f"{self.name} ({len(self.class_names)} classes)"
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -40,12 +43,11 @@ class ZooEntry:
 
     @property
     def palette(self) -> tuple[tuple[int, int, int], ...]:
-        """The card's palette, or the PASCAL VOC colour map when it has too few colours."""
-        if len(self.info.palette) >= len(self.class_names):
-            return tuple(tuple(int(v) for v in c) for c in self.info.palette)
-        if self.task == "foreground":
-            return ((0, 0, 0), (255, 64, 128))
-        return voc_palette(len(self.class_names))
+        """The card's palette, completed with the PASCAL VOC colour map where it is short."""
+        if self.task == "foreground" and len(self.info.palette) < 2:
+            return FOREGROUND_PALETTE
+        colours = segtf.palette.as_palette(self.info.palette, len(self.class_names))
+        return tuple(tuple(int(v) for v in c) for c in colours)
 
     def card(self) -> str:
         """MODEL_CARD.md, or "" when the folder has none."""
@@ -57,21 +59,6 @@ class ZooEntry:
         model is picked up without restarting the viewer."""
         weights = self.path / zoo.WEIGHTS_FILE
         return weights.stat().st_mtime if weights.is_file() else 0.0
-
-
-def voc_palette(n: int) -> tuple[tuple[int, int, int], ...]:
-    """The PASCAL VOC colour map (bits of the class index spread over R, G, B)."""
-    colours = []
-    for index in range(n):
-        r = g = b = 0
-        c = index
-        for shift in range(7, -1, -1):
-            r |= ((c >> 0) & 1) << shift
-            g |= ((c >> 1) & 1) << shift
-            b |= ((c >> 2) & 1) << shift
-            c >>= 3
-        colours.append((r, g, b))
-    return tuple(colours)
 
 
 def zoo_dir() -> pathlib.Path:
