@@ -1,0 +1,17 @@
+"""Training: config, named experiments, the distributed / mixed-precision training loop."""
+
+from segtf.training.config import TrainConfig, resolve_config
+from segtf.training.experiments import get_experiment, list_experiments
+from segtf.training.schedules import PolyWarmup
+from segtf.training.trainer import Trainer, TrainResult, train
+
+__all__ = [
+    "PolyWarmup",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "get_experiment",
+    "list_experiments",
+    "resolve_config",
+    "train",
+]

@@ -1,0 +1,150 @@
+"""The training configuration: one dataclass, a comment per field, loaded from a named
+experiment, a YAML / JSON file and `key=value` overrides (in that order)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class TrainConfig:
+    """Everything `train_tf.py` needs; written resolved as `config.yaml` next to checkpoints."""
+
+    experiment: str = ""  # registry name this config started from ("" = none)
+    # --- model ---
+    model: str = "deeplabv3plus_lite"  # a name from segtf.models.list_models()
+    model_overrides: dict = field(default_factory=dict)  # ModelConfig fields, e.g. {width: 0.5}
+    # --- data (any source segtf.data.make_dataset accepts, or "synthetic[:N]" for smoke tests)
+    dataset: str = ""  # dataset spec ("camvid"): class names, palette, label map, task
+    train_data: str = ""  # training source (folder, list file, TFRecord dir, "tfds:NAME")
+    val_data: str = ""  # validation source ("" = no validation)
+    num_classes: int = 0  # 0 = from the dataset spec
+    task: str = ""  # "semantic" / "foreground"; "" = from the dataset spec or model config
+    ignore_label: int = 255  # label excluded from losses and metrics
+    crop_size: tuple[int, int] = (256, 256)  # training crops (after random scale 0.5-2)
+    val_crop_size: tuple[int, int] | None = None  # None = validate at full size (batch 1)
+    val_max_images: int = 0  # validate on the first N images only (0 = all)
+    cache: bool = False  # keep decoded images in memory after the first epoch
+    skip_bad: bool = False  # drop unreadable pairs (logged) instead of stopping
+    # --- schedule ---
+    batch_size: int = 8  # global batch, split evenly across replicas
+    epochs: int = 10  # passes over steps_per_epoch batches
+    steps_per_epoch: int = 0  # 0 = training images // batch_size
+    max_steps: int = 0  # > 0: stop after this many steps in total (overrides epochs)
+    optimizer: str = "sgd"  # "sgd" (with momentum) or "adamw"
+    learning_rate: float = 0.01  # peak learning rate (after warm-up)
+    end_learning_rate: float = 0.0  # where the poly decay ends
+    poly_power: float = 0.9  # lr = peak * (1 - t / T) ** power (DeepLab / PSPNet)
+    warmup_steps: int = 0  # linear warm-up from 0 to the peak
+    momentum: float = 0.9  # SGD momentum (AdamW: beta_1)
+    weight_decay: float = 1e-4  # decoupled weight decay (Keras optimizers)
+    clipnorm: float = 0.0  # global gradient-norm clipping (0 = off)
+    # --- losses: the main "logits" output, and auxiliary outputs by key ---
+    loss: str = "cross_entropy"  # see segtf.losses.get_loss (e.g. "focal", "ce_dice", "birefnet")
+    aux_losses: dict = field(default_factory=lambda: {"aux_logits": ["cross_entropy", 0.4]})
+    # output key -> [loss name, weight]; PSPNet uses 0.4 on aux_logits
+    class_weights: Any = None  # None, "median_frequency" (SegNet) or a list per class
+    label_smoothing: float = 0.0  # for cross-entropy
+    focal_gamma: float = 2.0  # for the focal loss
+    # --- runtime ---
+    precision: str = "auto"  # auto | float32 | mixed_float16 | mixed_bfloat16
+    strategy: str = "auto"  # auto | default | mirrored | multi_worker | tpu
+    seed: int = 42  # data order, augmentation and initialisation
+    out_dir: str = "runs/default"  # checkpoints, logs, the resolved config and the model folder
+    checkpoint_every: int = 500  # steps between checkpoints (0 = at epoch ends only)
+    keep_checkpoints: int = 3  # most recent checkpoints kept (the best is kept separately)
+    resume: bool = False  # continue from the latest checkpoint in out_dir
+    val_every: int = 1  # validate every N epochs
+    log_every: int = 20  # steps between TensorBoard scalar writes
+    image_summaries: int = 2  # validation predictions written as TensorBoard images
+    model_name: str = ""  # name of the saved model folder (default: experiment or model)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"Unknown training config keys {unknown}; valid: {sorted(known)}")
+        values = dict(data)
+        for key in ("crop_size", "val_crop_size"):
+            values[key] = _size(values[key]) if values.get(key) is not None else values.get(key)
+        return cls(**values)
+
+
+def _size(value) -> tuple[int, int]:
+    if isinstance(value, int | float | str):
+        return (int(value), int(value))
+    if len(value) != 2:
+        raise ValueError(f"a size is an int or [height, width], got {value!r}")
+    return (int(value[0]), int(value[1]))
+
+
+def load_file(path: str | pathlib.Path) -> dict:
+    """Reads a YAML or JSON config file into a dict."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
+    return data
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """`["epochs=3", "crop_size=[64,64]", "model_overrides.width=0.5"]` -> nested dict;
+    values are parsed as YAML."""
+    out: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not KEY=VALUE (e.g. epochs=3)")
+        key, text = item.split("=", 1)
+        target = out
+        *parents, leaf = key.strip().split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = yaml.safe_load(text)
+    return out
+
+
+def merge(base: dict, update: dict) -> dict:
+    """Recursive dict merge (dict fields such as model_overrides merge key by key)."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_config(
+    experiment: str | None = None, files: list[str] = (), overrides: dict | None = None
+) -> TrainConfig:
+    """Experiment defaults, then each file, then overrides (later wins)."""
+    from segtf.training.experiments import get_experiment
+
+    data = get_experiment(experiment).to_dict() if experiment else TrainConfig().to_dict()
+    for path in files:
+        data = merge(data, load_file(path))
+    data = merge(data, overrides or {})
+    return TrainConfig.from_dict(data)
+
+
+def write_config(config: TrainConfig, path: str | pathlib.Path) -> None:
+    """Writes the resolved config as YAML (atomically)."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    data = json.loads(json.dumps(config.to_dict()))  # tuples -> lists for plain YAML
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)

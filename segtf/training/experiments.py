@@ -1,0 +1,83 @@
+"""Named training experiments: `get_experiment("camvid_deeplabv3plus_lite")`."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+
+from segtf.training.config import TrainConfig
+
+SHARED_DATA = pathlib.Path(
+    os.environ.get("SEGTF_DATA", pathlib.Path(__file__).resolve().parents[3] / "shared" / "data")
+)
+
+EXPERIMENTS: dict[str, TrainConfig] = {
+    # CamVid (SegNet split, 11 classes) on the CPU-sized DeepLabV3+.
+    "camvid_deeplabv3plus_lite": TrainConfig(
+        experiment="camvid_deeplabv3plus_lite",
+        model="deeplabv3plus_lite",
+        dataset="camvid",
+        train_data=str(SHARED_DATA / "camvid" / "train.txt"),
+        val_data=str(SHARED_DATA / "camvid" / "val.txt"),
+        crop_size=(352, 480),
+        batch_size=8,
+        epochs=120,
+        optimizer="adamw",
+        learning_rate=2e-3,
+        weight_decay=1e-4,
+        warmup_steps=200,
+        class_weights="median_frequency",
+        checkpoint_every=200,
+        cache=True,
+        out_dir="runs/camvid_deeplabv3plus_lite",
+    ),
+    # The same with PSPNet's auxiliary loss.
+    "camvid_pspnet_lite": TrainConfig(
+        experiment="camvid_pspnet_lite",
+        model="pspnet_lite",
+        dataset="camvid",
+        train_data=str(SHARED_DATA / "camvid" / "train.txt"),
+        val_data=str(SHARED_DATA / "camvid" / "val.txt"),
+        crop_size=(352, 480),
+        batch_size=8,
+        epochs=120,
+        learning_rate=0.01,
+        class_weights="median_frequency",
+        checkpoint_every=200,
+        cache=True,
+        aux_losses={"aux_logits": ["cross_entropy", 0.4]},
+        out_dir="runs/camvid_pspnet_lite",
+    ),
+    # Binary foreground (matting-style) refiner with deep supervision and an edge head.
+    "foreground_refiner_lite": TrainConfig(
+        experiment="foreground_refiner_lite",
+        model="refiner_lite",
+        dataset="ccp_person",
+        train_data=str(SHARED_DATA / "ccp_person" / "train"),
+        val_data=str(SHARED_DATA / "ccp_person" / "val"),
+        crop_size=(320, 320),
+        batch_size=8,
+        epochs=60,
+        optimizer="adamw",
+        learning_rate=1e-3,
+        weight_decay=1e-4,
+        warmup_steps=100,
+        loss="birefnet",
+        aux_losses={"stage1_logits": ["birefnet", 0.5], "edge_logits": ["gradient_aux", 0.3]},
+        checkpoint_every=200,
+        cache=True,
+        out_dir="runs/foreground_refiner_lite",
+    ),
+}
+
+
+def list_experiments() -> list[str]:
+    return sorted(EXPERIMENTS)
+
+
+def get_experiment(name: str, **overrides) -> TrainConfig:
+    """A copy of the named experiment's config with `overrides` applied."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"Unknown experiment {name!r}; known: {', '.join(list_experiments())}")
+    return dataclasses.replace(EXPERIMENTS[name], **overrides)
