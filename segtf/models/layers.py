@@ -115,3 +115,65 @@ class AdaptiveAveragePooling2D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "bins": self.bins}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PatchReference(keras.layers.Layer):
+    """BiRefNet's source reference: the image cut into `patch x patch` pixel patches, one per
+    position of a reference feature map, stacked on the channel axis (space-to-depth).
+
+    The image is resized to exactly `patch` pixels per feature position first, so the patches
+    line up with the features for any input size.
+    """
+
+    def __init__(self, patch: int, **kwargs):
+        super().__init__(**kwargs)
+        self.patch = int(patch)
+
+    def call(self, inputs):
+        image, reference = inputs
+        p = self.patch
+        shape = ops.shape(reference)
+        h, w = shape[1], shape[2]
+        image = ops.image.resize(ops.cast(image, self.compute_dtype), (h * p, w * p),
+                                 interpolation="bilinear")
+        channels = image.shape[-1]
+        x = ops.reshape(image, (-1, h, p, w, p, channels))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (-1, h, w, p * p * channels))
+
+    def compute_output_shape(self, input_shapes):
+        image_shape, ref_shape = input_shapes
+        return (image_shape[0], ref_shape[1], ref_shape[2], self.patch ** 2 * image_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "patch": self.patch}
+
+
+def sobel_magnitude(x):
+    """Sobel gradient magnitude of the channel mean of `x` (B, H, W, C) -> (B, H, W, 1)."""
+    gray = ops.mean(ops.cast(x, "float32"), axis=-1, keepdims=True)
+    kx = ops.convert_to_tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    kernel = ops.stack([kx, ops.transpose(kx)], axis=-1)[:, :, None, :]  # (3, 3, 1, 2)
+    padded = ops.pad(gray, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="symmetric")
+    grad = ops.conv(padded, kernel, padding="valid")
+    return ops.sqrt(ops.sum(ops.square(grad), axis=-1, keepdims=True) + 1e-6)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SobelGradient(keras.layers.Layer):
+    """BiRefNet's target reference: the image's gradient map at a feature map's resolution.
+
+    Inputs `[image, reference]`: the (normalised) image is resized to the reference's size,
+    then the Sobel magnitude is taken, so each stage sees edges at its own scale.
+    """
+
+    def call(self, inputs):
+        image, reference = inputs
+        size = ops.shape(reference)[1:3]
+        image = ops.image.resize(ops.cast(image, "float32"), size, interpolation="bilinear")
+        return ops.cast(sobel_magnitude(image / 255.0), self.compute_dtype)  # 0..255 -> 0..1
+
+    def compute_output_shape(self, input_shapes):
+        image_shape, ref_shape = input_shapes
+        return (image_shape[0], ref_shape[1], ref_shape[2], 1)

@@ -28,6 +28,13 @@ MODELS: dict[str, ModelConfig] = {
     "deeplabv3plus_lite": dataclasses.replace(_PAPER, **_LITE),
     "pspnet_lite": dataclasses.replace(_PAPER, architecture="pspnet", aux_head=True, **_LITE),
     "psp_aspp_lite": dataclasses.replace(_PAPER, architecture="psp_aspp", **_LITE),
+    # Foreground refiner: output stride 32 so the reconstruction stages climb a real pyramid.
+    "refiner_xception65": dataclasses.replace(
+        _PAPER, architecture="refiner", num_classes=1, task="foreground", output_stride=32,
+        head_filters=128, aux_head=True, input_size=(1024, 1024)),
+    "refiner_lite": dataclasses.replace(
+        _PAPER, architecture="refiner", num_classes=1, task="foreground", aux_head=True,
+        **{**_LITE, "output_stride": 32, "head_filters": 64}),
 }
 
 

@@ -1,0 +1,110 @@
+"""Progressive high-resolution refiner for foreground / dichotomous segmentation.
+
+After BiRefNet (Zheng et al., "Bilateral Reference for High-Resolution Dichotomous Image
+Segmentation", 2024) and IS-Net (Qin et al., "Highly Accurate Dichotomous Image
+Segmentation", ECCV 2022):
+
+- a **localisation module** squeezes the deepest backbone features with global context
+  (ASPP and PSP pooling) into a coarse foreground map at low resolution;
+- a **reconstruction module** climbs back to full resolution stage by stage. Each stage takes
+  the *source reference* (the input image cut into patches at that stage's scale,
+  patch-embedded) and the *target reference* (the image's gradient map, from which the stage
+  predicts an edge map that is supervised by the ground truth's gradients and used as
+  attention), so high-resolution detail comes from the image itself;
+- every stage predicts the foreground (deep supervision during training only).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from segtf.models.aspp import aspp
+from segtf.models.blocks import conv_bn_relu
+from segtf.models.config import ModelConfig
+from segtf.models.layers import PatchReference, Preprocess, ResizeLike, SobelGradient
+from segtf.models.psp import pyramid_pooling
+from segtf.models.segmentation import backbone_features
+
+# Reconstruction stages from deep to shallow: (pyramid level, image patch size at that level).
+# Patches are capped at 8x8 pixels so the patch embedding stays cheap at stride 16 and 32.
+STAGES = (("P4", 8), ("P3", 8), ("P2", 4), ("P1", 2))
+
+
+def localisation_module(features: dict, config: ModelConfig, name: str = "loc"):
+    """Global context on the deepest features: ASPP and PSP pooling, fused and squeezed."""
+    deep = features["P5"]
+    context = aspp(deep, config.head_filters, config.output_stride,
+                   separable=config.separable_head, dropout=0.0, name=f"{name}_aspp")
+    pooled = pyramid_pooling(deep, config.psp_bins, filters=max(8, config.head_filters // 4),
+                             name=f"{name}_psp")
+    x = layers.Concatenate(name=f"{name}_concat")([context, pooled])
+    return conv_bn_relu(x, config.head_filters, kernel=1, name=f"{name}_squeeze")
+
+
+def source_reference(images, reference, patch: int, filters: int, name: str):
+    """Patch-embeds the image at the reference's resolution (BiRefNet's inward reference)."""
+    patches = PatchReference(patch, name=f"{name}_patches")([images, reference])
+    return conv_bn_relu(patches, filters, kernel=1, name=f"{name}_embed")
+
+
+def target_reference(x, images, filters: int, name: str):
+    """Predicts an edge map from features + the image gradient; returns (attended x, edges)."""
+    gradient = SobelGradient(name=f"{name}_sobel")([images, x])
+    g = layers.Concatenate(name=f"{name}_concat")([x, gradient])
+    g = conv_bn_relu(g, filters, name=f"{name}_conv")
+    edge_logits = layers.Conv2D(1, 1, name=f"{name}_edge")(g)
+    attention = layers.Activation("sigmoid", name=f"{name}_attention")(edge_logits)
+    attended = layers.Multiply(name=f"{name}_attend")([x, attention])
+    return layers.Add(name=f"{name}_residual")([x, attended]), edge_logits
+
+
+def reconstruction_stage(x, lateral, images, patch: int, filters: int, name: str):
+    """Upsample, merge lateral features and both references, refine; returns (x, edges)."""
+    x = ResizeLike("bilinear", name=f"{name}_up")([x, lateral])
+    lateral = conv_bn_relu(lateral, filters, kernel=1, name=f"{name}_lateral")
+    source = source_reference(images, lateral, patch, filters // 2, name=f"{name}_src")
+    x = layers.Concatenate(name=f"{name}_concat")([x, lateral, source])
+    x = conv_bn_relu(x, filters, name=f"{name}_conv1")
+    x, edge_logits = target_reference(x, images, filters // 2, name=f"{name}_gdt")
+    return conv_bn_relu(x, filters, name=f"{name}_conv2"), edge_logits
+
+
+def prediction(x, images, name: str):
+    logits = layers.Conv2D(1, 1, name=f"{name}_conv")(x)
+    return ResizeLike("bilinear", dtype="float32", name=f"{name}_logits")([logits, images])
+
+
+def build_refiner(config: ModelConfig, name: str = "refiner", with_aux: bool = False) -> keras.Model:
+    """Builds the refiner: 0..255 RGB `(batch, H, W, 3)` -> alpha logits `(batch, H, W, 1)`.
+
+    `with_aux=True` returns the training graph: a dict with `logits`, each stage's
+    `stageN_logits` (deep supervision) and `edgeN_logits` (gradient-reference supervision),
+    all float32 at the input size. The inference graph has the same layers and weights.
+    """
+    if config.num_classes != 1:
+        raise ValueError(f"the refiner predicts one alpha channel; num_classes must be 1, "
+                         f"got {config.num_classes}")
+    images = keras.Input((None, None, 3), name="images")
+    features = backbone_features(images, config)
+    filters = config.head_filters
+    x = localisation_module(features, config)
+    aux = {"stage5_logits": prediction(x, images, "stage5")}
+    for level, patch in STAGES:
+        width = max(16, filters // 2) if level in ("P2", "P1") else filters
+        x, edge = reconstruction_stage(x, features[level], images, patch, width,
+                                       name=f"stage{level[1]}")
+        aux[f"stage{level[1]}_logits"] = prediction(x, images, f"stage{level[1]}")
+        aux[f"edge{level[1]}_logits"] = ResizeLike(
+            "bilinear", dtype="float32", name=f"edge{level[1]}_logits")([edge, images])
+    # Full resolution: the image itself (1x1 patches) is the last source reference.
+    x = ResizeLike("bilinear", name="final_up")([x, images])
+    # Scale pixels to [-1, 1] before the full-resolution source reference conv.
+    source = conv_bn_relu(Preprocess("xception", name="final_preprocess")(images), 16,
+                          name="final_src")
+    x = layers.Concatenate(name="final_concat")([x, source])
+    x = conv_bn_relu(x, 16, name="final_conv")
+    logits = prediction(x, images, "final")
+    if with_aux:
+        return keras.Model(images, {"logits": logits, **aux}, name=name)
+    return keras.Model(images, logits, name=name)
