@@ -1,0 +1,59 @@
+"""`segtf evaluate MODEL DATA`: mIoU / per-class IoU (semantic) or MAE, F-, S-, E-measure,
+boundary IoU (foreground), with optional TTA and sliding-window inference."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def run(args: argparse.Namespace) -> int:
+    from segtf.evaluation import evaluate
+    from segtf.metrics.report import format_table
+    from segtf.zoo import load_model
+
+    model, info = load_model(args.model)
+    scales = tuple(float(s) for s in args.scales.split(",")) if args.scales else None
+    result = evaluate(
+        model,
+        info,
+        args.data,
+        tta=args.tta,
+        scales=scales,
+        flip=True if args.flip else None,
+        tile=tuple(args.tile) if args.tile else None,
+        overlap=args.overlap,
+        max_images=args.max_images,
+        out_dir=args.out,
+        overlays=args.overlays,
+    )
+    print(format_table(result))
+    if args.out:
+        print(f"report, plots and overlays written to {args.out}")
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="measure a model on labelled data", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("model", metavar="MODEL", help="zoo name, model folder or .keras file")
+    parser.add_argument("data", metavar="DATA", help="labelled data: folder, list file, TFRecords")
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        help="multi-scale (0.5-1.75) + horizontal flip test-time augmentation",
+    )
+    parser.add_argument("--scales", help="comma-separated TTA scales, e.g. 0.75,1,1.25")
+    parser.add_argument("--flip", action="store_true", help="flip TTA (without --tta)")
+    parser.add_argument(
+        "--tile",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        help="sliding-window inference with H x W tiles",
+    )
+    parser.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction")
+    parser.add_argument("--max-images", type=int, default=0, help="first N images only")
+    parser.add_argument("--out", metavar="DIR", help="write report.json, plots and overlays")
+    parser.add_argument("--overlays", type=int, default=4, help="overlay images to write")
+    parser.set_defaults(func=run)

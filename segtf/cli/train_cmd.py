@@ -1,0 +1,107 @@
+"""`segtf train`: train a model from a named experiment, config files and overrides
+(the same as `python train_tf.py`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The training options shared by `segtf train` and `train_tf.py`."""
+    parser.add_argument("--experiment", "-e", help="named experiment (see --list)")
+    parser.add_argument(
+        "--config",
+        "-c",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="YAML / JSON config file (repeatable; later files win)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set epochs=3 "
+        "--set model_overrides.width=0.5 (values parsed as YAML)",
+    )
+    parser.add_argument("--model", help="model name (segtf models)")
+    parser.add_argument("--train-data", help="training data (folder, list file, TFRecords)")
+    parser.add_argument("--val-data", help="validation data")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--steps", type=int, dest="max_steps", help="total training steps")
+    parser.add_argument("--batch-size", type=int, help="global batch size")
+    parser.add_argument("--out", dest="out_dir", help="run folder (checkpoints, logs, model)")
+    parser.add_argument(
+        "--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16")
+    )
+    parser.add_argument(
+        "--strategy", choices=("auto", "default", "mirrored", "multi_worker", "tpu")
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        default=None,
+        help="continue from the latest checkpoint in the run folder",
+    )
+    parser.add_argument("--list", action="store_true", help="list the named experiments")
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    from segtf.training.config import merge, parse_overrides
+
+    direct = {
+        key: getattr(args, key)
+        for key in (
+            "model",
+            "epochs",
+            "max_steps",
+            "batch_size",
+            "out_dir",
+            "precision",
+            "strategy",
+            "resume",
+        )
+        if getattr(args, key, None) is not None
+    }
+    for key in ("train_data", "val_data"):
+        if getattr(args, key, None) is not None:
+            direct[key] = getattr(args, key)
+    return merge(parse_overrides(args.set), direct)
+
+
+def run(args: argparse.Namespace) -> int:
+    from segtf.training import list_experiments, resolve_config, train
+    from segtf.training.callbacks import TrainingDiverged
+
+    if args.list:
+        print("\n".join(list_experiments()))
+        return 0
+    config = resolve_config(args.experiment, args.config, _overrides(args))
+    if args.dry_run:
+        import yaml
+
+        print(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        return 0
+    try:
+        result = train(config)
+    except TrainingDiverged as err:
+        logger.error("%s", err)
+        return 3
+    print(
+        f"trained {result.step} steps; best validation mIoU {result.best_score:.4f}; "
+        f"model folder {result.model_dir}"
+    )
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a segmentation model", description=__doc__.splitlines()[0]
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
