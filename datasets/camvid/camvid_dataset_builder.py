@@ -24,6 +24,7 @@ SPLIT_FILES = {"train": "train.txt", "validation": "val.txt", "test": "test.txt"
 class Builder(tfds.core.GeneratorBasedBuilder):
     """CamVid road scenes (360x480) with per-pixel labels; 11 = Unlabelled (ignore)."""
 
+    name = "camvid"  # explicit: the same whether loaded by `tfds build` or imported
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "SegNet split, masks as class-index PNGs."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
@@ -33,7 +34,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         spec = get_dataset_spec("camvid")
-        return self.dataset_info_from_configs(
+        return tfds.core.DatasetInfo(
+            builder=self,
             description=__doc__.splitlines()[0],
             features=tfds.features.FeaturesDict({
                 "image": tfds.features.Image(shape=(None, None, 3)),

@@ -62,6 +62,7 @@ def find_splits(root: Path) -> dict[str, Path]:
 class Builder(tfds.core.GeneratorBasedBuilder):
     """Binary foreground masks (0 = background, 255 = foreground, soft values kept)."""
 
+    name = "foreground"  # explicit: the same whether loaded by `tfds build` or imported
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Generic im/ + gt/ foreground builder."}
     BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=n, description=f"{n} layout")
@@ -72,7 +73,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     )
 
     def _info(self) -> tfds.core.DatasetInfo:
-        return self.dataset_info_from_configs(
+        return tfds.core.DatasetInfo(
+            builder=self,
             description=__doc__.splitlines()[0],
             features=tfds.features.FeaturesDict({
                 "image": tfds.features.Image(shape=(None, None, 3)),

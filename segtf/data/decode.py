@@ -98,12 +98,15 @@ def to_foreground_alpha(mask: tf.Tensor) -> tf.Tensor:
     by 255; masks already in 0..1 (every value 0 or 1) are kept.
 
     RGBA masks whose colour is black carry the matte in alpha (channel 3)."""
-    channels = tf.shape(mask)[-1]
-    alpha = tf.cond(
-        tf.logical_and(channels == 4, tf.reduce_max(mask[..., :3]) == 0),
-        lambda: mask[..., 3],
-        lambda: mask[..., 0],
-    )
+    if mask.shape[-1] is not None and mask.shape[-1] != 4:
+        alpha = mask[..., 0]
+    else:
+        channels = tf.shape(mask)[-1]
+        alpha = tf.cond(
+            tf.logical_and(channels == 4, tf.reduce_max(mask[..., :3]) == 0),
+            lambda: tf.gather(mask, channels - 1, axis=-1),
+            lambda: mask[..., 0],
+        )
     alpha = tf.cast(alpha, tf.float32)
     scale = tf.where(tf.reduce_max(alpha) > 1.0, 255.0, 1.0)
     return (alpha / scale)[..., None]

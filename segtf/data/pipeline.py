@@ -66,7 +66,7 @@ def _from_tfrecords(directory, shuffle_seed, shuffle: bool) -> Decoded:
     from segtf.data.tfrecords import parse_example, read_manifest, tfrecord_dataset
 
     manifest = read_manifest(directory)
-    ds = tfrecord_dataset(directory)
+    ds = tfrecord_dataset(directory, parallel=shuffle)
     if shuffle:
         ds = _shuffle(ds, manifest["count"], shuffle_seed)
 

@@ -46,7 +46,7 @@ def load_builder(name: str, data_dir: str | None):
         if prepared is None:
             raise DataError(
                 f"TFDS dataset {name!r} is neither registered nor prepared under "
-                f"{data_dir or '~/tensorflow_datasets'} ({err}). Build it first, e.g. "
+                f"{data_dir or '~/tensorflow_datasets'} ({str(err).splitlines()[0]}). Build it first, e.g. "
                 f"`tfds build datasets/{name} --data_dir DIR --manual_dir SRC`, and pass "
                 "data_dir=DIR."
             ) from None
@@ -79,8 +79,7 @@ def tfds_dataset(source: str, data_dir: str | None = None) -> tf.data.Dataset:
 
     def to_pair(example):
         image = example[IMAGE_KEY]
-        image = tf.cond(tf.shape(image)[-1] == 1, lambda: tf.image.grayscale_to_rgb(image),
-                        lambda: image[..., :3])
+        image = tf.image.grayscale_to_rgb(image) if image.shape[-1] == 1 else image[..., :3]
         mask = tf.cast(example[MASK_KEY], tf.int32)
         if mask.shape.rank == 2:
             mask = mask[..., None]

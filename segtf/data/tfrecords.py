@@ -126,10 +126,12 @@ def parse_example(record: tf.Tensor) -> dict[str, tf.Tensor]:
     return tf.io.parse_single_example(record, FEATURES)
 
 
-def tfrecord_dataset(directory) -> tf.data.Dataset:
-    """Serialized records of every shard of `directory`, in a fixed order."""
+def tfrecord_dataset(directory, parallel: bool = False) -> tf.data.Dataset:
+    """Serialized records of `directory`'s shards: in file order, or (parallel) interleaved
+    from several shards at once (still deterministic under tf.data's deterministic option)."""
     manifest = read_manifest(directory)
     files = [str(Path(directory) / s) for s in manifest["shards"]]
     if not files:
         raise FileNotFoundError(f"{directory}: no .tfrecord shards")
-    return tf.data.TFRecordDataset(files, num_parallel_reads=min(4, len(files)))
+    reads = min(4, len(files)) if parallel else None
+    return tf.data.TFRecordDataset(files, num_parallel_reads=reads)
