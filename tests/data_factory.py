@@ -20,8 +20,9 @@ def random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
 
 
-def block_mask(height: int, width: int, num_classes: int, seed: int = 0,
-               block: int = 8) -> np.ndarray:
+def block_mask(
+    height: int, width: int, num_classes: int, seed: int = 0, block: int = 8
+) -> np.ndarray:
     """Class map made of `block`-sized squares (so nearest resizing keeps it meaningful)."""
     rng = np.random.default_rng(seed + 1000)
     small = rng.integers(0, num_classes, (-(-height // block), -(-width // block)))
@@ -34,10 +35,17 @@ def write_image(path: Path, array: np.ndarray, **save_kwargs) -> Path:
     return path
 
 
-def make_folder_dataset(root: Path, n: int = 3, size: tuple[int, int] = (24, 32),
-                        num_classes: int = 4, image_ext: str = ".png",
-                        image_dir: str = "images", mask_dir: str = "masks",
-                        foreground: bool = False, sizes=None) -> Path:
+def make_folder_dataset(
+    root: Path,
+    n: int = 3,
+    size: tuple[int, int] = (24, 32),
+    num_classes: int = 4,
+    image_ext: str = ".png",
+    image_dir: str = "images",
+    mask_dir: str = "masks",
+    foreground: bool = False,
+    sizes=None,
+) -> Path:
     """Writes `n` pairs `root/image_dir/k.ext` + `root/mask_dir/k.png`; returns `root`.
 
     `sizes` (a list of (h, w)) gives each pair its own size; foreground masks are 0/255.
@@ -50,8 +58,13 @@ def make_folder_dataset(root: Path, n: int = 3, size: tuple[int, int] = (24, 32)
     return root
 
 
-def make_list_dataset(root: Path, n: int = 3, size: tuple[int, int] = (24, 32),
-                      num_classes: int = 4, prefix: str = "/SegNet/CamVid") -> Path:
+def make_list_dataset(
+    root: Path,
+    n: int = 3,
+    size: tuple[int, int] = (24, 32),
+    num_classes: int = 4,
+    prefix: str = "/SegNet/CamVid",
+) -> Path:
     """CamVid-style: `train/`, `trainannot/` and `train.txt` naming a non-existent prefix."""
     lines = []
     for k in range(n):

@@ -47,8 +47,15 @@ def test_pipeline_frequencies_match_data_stats(train_txt, capsys):
 
 
 def test_training_batches(train_txt):
-    ds = make_dataset(train_txt, num_classes=11, label_map={11: 255}, crop_size=(360, 480),
-                      batch_size=4, training=True, seed=0)
+    ds = make_dataset(
+        train_txt,
+        num_classes=11,
+        label_map={11: 255},
+        crop_size=(360, 480),
+        batch_size=4,
+        training=True,
+        seed=0,
+    )
     images, masks = next(iter(ds))
     assert images.shape == (4, 360, 480, 3) and masks.shape == (4, 360, 480)
     assert set(np.unique(masks.numpy())) <= set(range(11)) | {255}

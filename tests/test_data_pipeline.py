@@ -15,8 +15,7 @@ def _first(ds):
 
 def test_semantic_training_batches(tmp_path):
     root = make_folder_dataset(tmp_path, n=4, size=(20, 30), num_classes=3)
-    ds = make_dataset(root, num_classes=3, crop_size=(16, 24), batch_size=2, training=True,
-                      seed=0)
+    ds = make_dataset(root, num_classes=3, crop_size=(16, 24), batch_size=2, training=True, seed=0)
     images, masks = _first(ds)
     assert images.shape == (2, 16, 24, 3) and images.dtype == np.float32
     assert masks.shape == (2, 16, 24) and masks.dtype == np.int32
@@ -49,8 +48,9 @@ def test_label_map_and_palette_masks(tmp_path):
     palette = [(0, 0, 0), (200, 0, 0), (0, 200, 0), (0, 0, 200)]
     labels = block_mask(8, 8, 4, block=4)
     write_image(root / "masks" / "000.png", np.array(palette, np.uint8)[labels])
-    _, masks = _first(make_dataset(root, num_classes=3, batch_size=1, palette=palette,
-                                   label_map={3: 255}))
+    _, masks = _first(
+        make_dataset(root, num_classes=3, batch_size=1, palette=palette, label_map={3: 255})
+    )
     assert np.array_equal(masks[0], np.where(labels == 3, 255, labels))
 
 
@@ -79,8 +79,7 @@ def test_seed_makes_augmentation_reproducible_and_epochs_differ(tmp_path):
     root = make_folder_dataset(tmp_path, n=4, size=(20, 20))
 
     def run(seed):
-        ds = make_dataset(root, num_classes=4, crop_size=12, batch_size=4, training=True,
-                          seed=seed)
+        ds = make_dataset(root, num_classes=4, crop_size=12, batch_size=4, training=True, seed=seed)
         return [b[0].numpy() for b in ds], [b[0].numpy() for b in ds]
 
     (a1, a2), (b1, _) = run(3), run(3)
@@ -95,8 +94,9 @@ def test_augmentation_keeps_image_and_mask_aligned(tmp_path):
     root = tmp_path
     write_image(root / "images" / "a.png", np.repeat((labels * 60)[..., None], 3, -1))
     write_image(root / "masks" / "a.png", labels)
-    ds = make_dataset(root, num_classes=4, crop_size=48, batch_size=1, training=True, seed=1,
-                      jitter=False)
+    ds = make_dataset(
+        root, num_classes=4, crop_size=48, batch_size=1, training=True, seed=1, jitter=False
+    )
     for images, masks in ds.repeat(8):
         image, mask = images.numpy()[0, ..., 0], masks.numpy()[0]
         valid = mask != 255

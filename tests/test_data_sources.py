@@ -10,11 +10,15 @@ def test_images_masks_folder_matched_by_stem_with_mixed_extensions(tmp_path):
     root = make_folder_dataset(tmp_path, n=3, image_ext=".jpg")
     pairs = find_pairs(root)
     assert [(p[0].split("/")[-1], p[1].split("/")[-1]) for p in pairs] == [
-        ("000.jpg", "000.png"), ("001.jpg", "001.png"), ("002.jpg", "002.png")]
+        ("000.jpg", "000.png"),
+        ("001.jpg", "001.png"),
+        ("002.jpg", "002.png"),
+    ]
 
 
-@pytest.mark.parametrize("dirs", [("im", "gt"), ("DUTS-TR-Image", "DUTS-TR-Mask"),
-                                  ("Image", "GT_Object")])
+@pytest.mark.parametrize(
+    "dirs", [("im", "gt"), ("DUTS-TR-Image", "DUTS-TR-Mask"), ("Image", "GT_Object")]
+)
 def test_other_layouts(tmp_path, dirs):
     make_folder_dataset(tmp_path, n=2, image_dir=dirs[0], mask_dir=dirs[1])
     assert len(find_pairs(tmp_path)) == 2
@@ -23,8 +27,10 @@ def test_other_layouts(tmp_path, dirs):
 def test_list_file_with_missing_absolute_prefix_resolves_next_to_list(tmp_path):
     list_file = make_list_dataset(tmp_path, n=2)
     pairs = find_pairs(list_file)
-    assert pairs[0] == (str(tmp_path / "train" / "f000.png"),
-                        str(tmp_path / "trainannot" / "f000.png"))
+    assert pairs[0] == (
+        str(tmp_path / "train" / "f000.png"),
+        str(tmp_path / "trainannot" / "f000.png"),
+    )
 
 
 def test_list_file_entry_that_does_not_exist_is_named(tmp_path):

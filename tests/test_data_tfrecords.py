@@ -18,8 +18,22 @@ def _all(ds):
 def test_convert_round_trip_is_lossless(tmp_path):
     src = make_folder_dataset(tmp_path / "src", n=3, size=(12, 16), image_ext=".jpg")
     out = tmp_path / "records"
-    assert main(["data", "convert", str(src), "--out", str(out), "--num-classes", "4",
-                 "--shard-size", "2"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "convert",
+                str(src),
+                "--out",
+                str(out),
+                "--num-classes",
+                "4",
+                "--shard-size",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert len(list(out.glob("*.tfrecord"))) == 2
     records = [parse_example(r) for r in tfrecord_dataset(out)]
     pairs = find_pairs(src)
@@ -48,8 +62,9 @@ def test_palette_masks_are_stored_as_indices(tmp_path):
 def test_training_reads_shuffled_records(tmp_path):
     src = make_folder_dataset(tmp_path / "src", n=4, size=(12, 12))
     main(["data", "convert", str(src), "--out", str(tmp_path / "out"), "--num-classes", "4"])
-    ds = make_dataset(tmp_path / "out", num_classes=4, crop_size=8, batch_size=2,
-                      training=True, seed=0)
+    ds = make_dataset(
+        tmp_path / "out", num_classes=4, crop_size=8, batch_size=2, training=True, seed=0
+    )
     shapes = [(i.shape, m.shape) for i, m in ds]
     assert shapes == [((2, 8, 8, 3), (2, 8, 8))] * 2
 

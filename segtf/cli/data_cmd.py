@@ -14,20 +14,29 @@ def _label_map(text: str) -> dict[int, int]:
     try:
         return {int(k): int(v) for k, v in (item.split(":") for item in text.split(",") if item)}
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected RAW:LABEL[,RAW:LABEL...], got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected RAW:LABEL[,RAW:LABEL...], got {text!r}"
+        ) from None
 
 
 def _add_source_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="folder (images/+masks/, im/+gt/), list file, or "
-                        "TFRecord dir")
-    parser.add_argument("--dataset", help="known dataset spec (camvid, weizmann_horse, "
-                        "ccp_person); guessed from the path when omitted")
+    parser.add_argument(
+        "source", help="folder (images/+masks/, im/+gt/), list file, or TFRecord dir"
+    )
+    parser.add_argument(
+        "--dataset",
+        help="known dataset spec (camvid, weizmann_horse, "
+        "ccp_person); guessed from the path when omitted",
+    )
     parser.add_argument("--num-classes", type=int, help="number of classes (semantic)")
     parser.add_argument("--task", choices=("semantic", "foreground"))
     parser.add_argument("--ignore-label", type=int, default=255)
     parser.add_argument("--label-map", type=_label_map, help="e.g. 11:255 (CamVid)")
-    parser.add_argument("--skip-bad", action="store_true",
-                        help="leave bad files out (they are listed and counted) instead of failing")
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave bad files out (they are listed and counted) instead of failing",
+    )
 
 
 def resolve_rules(args) -> dict:
@@ -39,15 +48,22 @@ def resolve_rules(args) -> dict:
         guessed = [n for n in SPECS if n in Path(args.source).resolve().parts]
         if guessed:
             spec = get_dataset_spec(guessed[0])
-            logger.info("using dataset spec %r (from the path; override with --dataset or "
-                        "--num-classes)", spec.name)
+            logger.info(
+                "using dataset spec %r (from the path; override with --dataset or --num-classes)",
+                spec.name,
+            )
     task = args.task or (spec.task if spec else "semantic")
     num_classes = args.num_classes or (spec.num_classes if spec else None)
     if task == "foreground":
         num_classes = 1
     label_map = args.label_map if args.label_map is not None else (spec.label_map if spec else None)
-    return dict(num_classes=num_classes, task=task, ignore_label=args.ignore_label,
-                label_map=label_map, class_names=spec.class_names if spec else None)
+    return dict(
+        num_classes=num_classes,
+        task=task,
+        ignore_label=args.ignore_label,
+        label_map=label_map,
+        class_names=spec.class_names if spec else None,
+    )
 
 
 def _validated(args, rules):
@@ -59,9 +75,15 @@ def _validated(args, rules):
     if num_classes is None:  # structure only: any 8-bit value is accepted
         logger.info("no --num-classes / --dataset: label values are not range-checked")
         num_classes = 256
-    report = validate_pairs(listing.pairs, report=listing, skip_bad=args.skip_bad,
-                            num_classes=num_classes, task=rules["task"],
-                            ignore_label=rules["ignore_label"], label_map=rules["label_map"])
+    report = validate_pairs(
+        listing.pairs,
+        report=listing,
+        skip_bad=args.skip_bad,
+        num_classes=num_classes,
+        task=rules["task"],
+        ignore_label=rules["ignore_label"],
+        label_map=rules["label_map"],
+    )
     if report.bad:
         print(f"skipped {len(report.bad)} bad item(s):")
         for item in report.bad:
@@ -71,8 +93,10 @@ def _validated(args, rules):
 
 def run_check(args) -> int:
     report = _validated(args, resolve_rules(args))
-    print(f"{len(report.pairs)} good pair(s), {len(report.bad)} bad, "
-          f"{len(set(report.sizes.values()))} distinct size(s)")
+    print(
+        f"{len(report.pairs)} good pair(s), {len(report.bad)} bad, "
+        f"{len(set(report.sizes.values()))} distinct size(s)"
+    )
     return 0
 
 
@@ -84,9 +108,13 @@ def run_stats(args) -> int:
         rules.update(num_classes=2, label_map={255: 1}, class_names=("background", "foreground"))
     if rules["num_classes"] is None:
         raise ValueError("pass --num-classes N or --dataset NAME so classes can be counted")
-    stats = class_statistics(args.source, num_classes=rules["num_classes"],
-                             ignore_label=rules["ignore_label"], label_map=rules["label_map"],
-                             skip_bad=args.skip_bad)
+    stats = class_statistics(
+        args.source,
+        num_classes=rules["num_classes"],
+        ignore_label=rules["ignore_label"],
+        label_map=rules["label_map"],
+        skip_bad=args.skip_bad,
+    )
     print(stats.table(rules["class_names"]))
     return 0
 
@@ -106,8 +134,9 @@ def register(subparsers) -> None:
     check = commands.add_parser("check", help="validate every image / mask pair")
     _add_source_args(check)
     check.set_defaults(func=run_check)
-    stats = commands.add_parser("stats", help="per-class pixel frequencies and median "
-                                "frequency balancing weights (SegNet)")
+    stats = commands.add_parser(
+        "stats", help="per-class pixel frequencies and median frequency balancing weights (SegNet)"
+    )
     _add_source_args(stats)
     stats.set_defaults(func=run_stats)
     convert = commands.add_parser("convert", help="write sharded TFRecords")

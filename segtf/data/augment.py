@@ -35,8 +35,7 @@ def pad_to_at_least(image, mask, height, width, mask_pad_value):
     return image, mask
 
 
-def random_scale_crop(image, mask, crop_size, seed, mask_pad_value,
-                      scale_range=SCALE_RANGE):
+def random_scale_crop(image, mask, crop_size, seed, mask_pad_value, scale_range=SCALE_RANGE):
     """Scales by s ~ U(scale_range) then takes a random `crop_size` crop (padding if small).
 
     Implemented as "crop a (crop / s) window, then resize it to crop_size", which is the same
@@ -69,10 +68,12 @@ def photometric_jitter(image, seed, strength: float = 1.0):
     """Brightness, contrast and saturation jitter on 0..255 pixels (image only)."""
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     image = tf.image.stateless_random_brightness(image, 32.0 * strength, seeds[0])
-    image = tf.image.stateless_random_contrast(image, 1 - 0.3 * strength, 1 + 0.3 * strength,
-                                               seeds[1])
-    image = tf.image.stateless_random_saturation(image, 1 - 0.3 * strength,
-                                                 1 + 0.3 * strength, seeds[2])
+    image = tf.image.stateless_random_contrast(
+        image, 1 - 0.3 * strength, 1 + 0.3 * strength, seeds[1]
+    )
+    image = tf.image.stateless_random_saturation(
+        image, 1 - 0.3 * strength, 1 + 0.3 * strength, seeds[2]
+    )
     return tf.clip_by_value(image, 0.0, 255.0)
 
 

@@ -79,13 +79,20 @@ def palette_to_index(mask: tf.Tensor, palette, ignore_label: int) -> tf.Tensor:
     return tf.where(tf.reduce_any(matches, axis=-1), index, ignore_label)
 
 
-def to_semantic_labels(mask: tf.Tensor, *, ignore_label: int = 255,
-                       label_map: dict[int, int] | None = None, palette=None) -> tf.Tensor:
+def to_semantic_labels(
+    mask: tf.Tensor,
+    *,
+    ignore_label: int = 255,
+    label_map: dict[int, int] | None = None,
+    palette=None,
+) -> tf.Tensor:
     """Decoded mask -> int32 (H, W, 1) labels: palette lookup, then `label_map` (in-graph)."""
     if palette:
-        labels = tf.cond(tf.shape(mask)[-1] >= 3,
-                         lambda: palette_to_index(mask, palette, ignore_label),
-                         lambda: mask[..., 0])
+        labels = tf.cond(
+            tf.shape(mask)[-1] >= 3,
+            lambda: palette_to_index(mask, palette, ignore_label),
+            lambda: mask[..., 0],
+        )
     else:
         labels = mask[..., 0]  # grey masks stored as RGB have R == G == B (validated)
     for raw, label in (label_map or {}).items():

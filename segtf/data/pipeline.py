@@ -56,8 +56,10 @@ def _from_files(source, rules: dict, skip_bad: bool, shuffle_seed, shuffle: bool
     ds = tf.data.Dataset.from_tensor_slices((list(images), list(masks)))
     if shuffle:
         ds = _shuffle(ds, len(images), shuffle_seed)
-    ds = ds.map(lambda i, m: (decode.read_image(i, pil_images), decode.read_mask(m, pil_masks)),
-                num_parallel_calls=AUTOTUNE)
+    ds = ds.map(
+        lambda i, m: (decode.read_image(i, pil_images), decode.read_mask(m, pil_masks)),
+        num_parallel_calls=AUTOTUNE,
+    )
     same_size = len(set(report.sizes.values())) == 1
     return Decoded(ds, len(report.pairs), same_size, shuffled=shuffle)
 
@@ -72,16 +74,25 @@ def _from_tfrecords(directory, shuffle_seed, shuffle: bool) -> Decoded:
 
     def parse(record):
         example = parse_example(record)
-        return (decode.decode_image_bytes(example["image/encoded"]),
-                decode.decode_mask_bytes(example["mask/encoded"]))
+        return (
+            decode.decode_image_bytes(example["image/encoded"]),
+            decode.decode_mask_bytes(example["mask/encoded"]),
+        )
 
     ds = ds.map(parse, num_parallel_calls=AUTOTUNE)
     same_size = len({tuple(s) for s in manifest["sizes"]}) == 1
     return Decoded(ds, manifest["count"], same_size, shuffled=shuffle)
 
 
-def decoded_pairs(source, *, rules: dict, skip_bad: bool = False, data_dir=None,
-                  shuffle: bool = False, seed: int | None = None) -> Decoded:
+def decoded_pairs(
+    source,
+    *,
+    rules: dict,
+    skip_bad: bool = False,
+    data_dir=None,
+    shuffle: bool = False,
+    seed: int | None = None,
+) -> Decoded:
     """Any source -> unbatched decoded pairs (files are validated first)."""
     if is_tfds_source(source):
         from segtf.data.tfds_source import tfds_dataset
@@ -97,18 +108,31 @@ def _labels(task, ignore_label, label_map, palette):
         image = tf.cast(image, tf.float32)
         if task == "foreground":
             return image, decode.to_foreground_alpha(mask)
-        labels = decode.to_semantic_labels(mask, ignore_label=ignore_label,
-                                           label_map=label_map, palette=palette)
+        labels = decode.to_semantic_labels(
+            mask, ignore_label=ignore_label, label_map=label_map, palette=palette
+        )
         return image, labels
 
     return convert
 
 
-def make_dataset(source, *, num_classes: int, task: str = "semantic", crop_size=None,
-                 batch_size: int = 8, training: bool = False, seed: int | None = None,
-                 ignore_label: int = 255, label_map: dict[int, int] | None = None,
-                 cache: bool = False, skip_bad: bool = False, palette=None,
-                 data_dir: str | None = None, jitter: bool = True) -> tf.data.Dataset:
+def make_dataset(
+    source,
+    *,
+    num_classes: int,
+    task: str = "semantic",
+    crop_size=None,
+    batch_size: int = 8,
+    training: bool = False,
+    seed: int | None = None,
+    ignore_label: int = 255,
+    label_map: dict[int, int] | None = None,
+    cache: bool = False,
+    skip_bad: bool = False,
+    palette=None,
+    data_dir: str | None = None,
+    jitter: bool = True,
+) -> tf.data.Dataset:
     """Builds the input pipeline for training or evaluation.
 
     Args:
@@ -142,17 +166,31 @@ def make_dataset(source, *, num_classes: int, task: str = "semantic", crop_size=
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     if num_classes < 1 or batch_size < 1:
-        raise ValueError(f"num_classes and batch_size must be >= 1, got {num_classes}, "
-                         f"{batch_size}")
+        raise ValueError(
+            f"num_classes and batch_size must be >= 1, got {num_classes}, {batch_size}"
+        )
     crop = _crop_size(crop_size)
-    rules = dict(num_classes=num_classes, task=task, ignore_label=ignore_label,
-                 label_map=label_map, palette=palette)
-    decoded = decoded_pairs(source, rules=rules, skip_bad=skip_bad, data_dir=data_dir,
-                            shuffle=training and not cache, seed=seed)
+    rules = dict(
+        num_classes=num_classes,
+        task=task,
+        ignore_label=ignore_label,
+        label_map=label_map,
+        palette=palette,
+    )
+    decoded = decoded_pairs(
+        source,
+        rules=rules,
+        skip_bad=skip_bad,
+        data_dir=data_dir,
+        shuffle=training and not cache,
+        seed=seed,
+    )
     if crop is None and batch_size > 1 and not decoded.same_size:
-        raise ValueError(f"batch_size={batch_size} with full-size images needs every image to "
-                         "have the same size (they differ or are unknown): pass crop_size=... "
-                         "or batch_size=1")
+        raise ValueError(
+            f"batch_size={batch_size} with full-size images needs every image to "
+            "have the same size (they differ or are unknown): pass crop_size=... "
+            "or batch_size=1"
+        )
     ds = decoded.dataset
     if cache:
         ds = ds.cache()
@@ -175,10 +213,12 @@ def _augment_or_crop(ds, crop, training, seed, task, ignore_label, jitter):
     if training:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip((ds, seeds))
-        return ds.map(lambda pair, s: augment.augment_pair(pair[0], pair[1], s, crop,
-                                                           pad_value, jitter),
-                      num_parallel_calls=AUTOTUNE)
+        return ds.map(
+            lambda pair, s: augment.augment_pair(pair[0], pair[1], s, crop, pad_value, jitter),
+            num_parallel_calls=AUTOTUNE,
+        )
     if crop is not None:
-        return ds.map(lambda i, m: augment.center_pad_crop(i, m, crop, pad_value),
-                      num_parallel_calls=AUTOTUNE)
+        return ds.map(
+            lambda i, m: augment.center_pad_crop(i, m, crop, pad_value), num_parallel_calls=AUTOTUNE
+        )
     return ds

@@ -40,9 +40,7 @@ def is_tfds_source(source) -> bool:
 
 
 def is_tfrecord_dir(path: Path) -> bool:
-    return path.is_dir() and (
-        (path / TFRECORD_MANIFEST).exists() or any(path.glob("*.tfrecord*"))
-    )
+    return path.is_dir() and ((path / TFRECORD_MANIFEST).exists() or any(path.glob("*.tfrecord*")))
 
 
 def find_pairs(source, skip_bad: bool = False) -> Pairs:
@@ -106,13 +104,22 @@ def _images_by_stem(folder: Path) -> tuple[dict[str, Path], list[BadItem]]:
             ignored.append(path.name)
             continue
         if path.stem in by_stem:
-            bad.append(BadItem((str(by_stem[path.stem]), str(path)), "two files share a stem",
-                               "keep one of them (pairs are matched by file name stem)"))
+            bad.append(
+                BadItem(
+                    (str(by_stem[path.stem]), str(path)),
+                    "two files share a stem",
+                    "keep one of them (pairs are matched by file name stem)",
+                )
+            )
             continue
         by_stem[path.stem] = path
     if ignored:
-        logger.warning("%s: ignoring %d non-image file(s): %s", folder, len(ignored),
-                       ", ".join(ignored[:5]) + (" ..." if len(ignored) > 5 else ""))
+        logger.warning(
+            "%s: ignoring %d non-image file(s): %s",
+            folder,
+            len(ignored),
+            ", ".join(ignored[:5]) + (" ..." if len(ignored) > 5 else ""),
+        )
     return by_stem, bad
 
 
@@ -123,18 +130,30 @@ def scan_folder(folder: Path) -> DataReport:
         splits = [d.name for d in sorted(folder.iterdir()) if d.is_dir() and find_layout(d)]
         hint = f" Did you mean one of its splits: {', '.join(splits)}?" if splits else ""
         names = ", ".join(f"{a}/+{b}/" for a, b in FOLDER_LAYOUTS[:3])
-        raise DataError(f"{folder}: no image/mask folders found (expected {names} or a list "
-                        f"file with 'IMAGE MASK' lines).{hint}")
+        raise DataError(
+            f"{folder}: no image/mask folders found (expected {names} or a list "
+            f"file with 'IMAGE MASK' lines).{hint}"
+        )
     image_dir, mask_dir = layout
     images, bad = _images_by_stem(image_dir)
     masks, bad_masks = _images_by_stem(mask_dir)
     bad += bad_masks
     for stem in sorted(images.keys() - masks.keys()):
-        bad.append(BadItem((str(images[stem]),), f"image has no mask in {mask_dir}",
-                           f"add {mask_dir / stem}.png or remove the image"))
+        bad.append(
+            BadItem(
+                (str(images[stem]),),
+                f"image has no mask in {mask_dir}",
+                f"add {mask_dir / stem}.png or remove the image",
+            )
+        )
     for stem in sorted(masks.keys() - images.keys()):
-        bad.append(BadItem((str(masks[stem]),), f"mask has no image in {image_dir}",
-                           f"add the image {image_dir / stem}.* or remove the mask"))
+        bad.append(
+            BadItem(
+                (str(masks[stem]),),
+                f"mask has no image in {image_dir}",
+                f"add the image {image_dir / stem}.* or remove the mask",
+            )
+        )
     pairs = [(str(images[s]), str(masks[s])) for s in sorted(images.keys() & masks.keys())]
     logger.debug("%s: %d pairs (%s + %s)", folder, len(pairs), image_dir.name, mask_dir.name)
     return DataReport(pairs=pairs, bad=bad)
@@ -173,12 +192,18 @@ def read_list_file(list_file: Path) -> DataReport:
         found = [resolve_listed_path(entry, base) for entry in fields]
         missing = [entry for entry, hit in zip(fields, found, strict=True) if hit is None]
         if missing:
-            report.bad.append(BadItem(tuple(missing), f"listed in {list_file.name}:{number} "
-                                      "but not found", f"put the file(s) under {base}"))
+            report.bad.append(
+                BadItem(
+                    tuple(missing),
+                    f"listed in {list_file.name}:{number} but not found",
+                    f"put the file(s) under {base}",
+                )
+            )
             continue
         moved += any(str(hit) != entry for entry, hit in zip(fields, found, strict=True))
         report.pairs.append((str(found[0]), str(found[1])))
     if moved:
-        logger.info("%s: %d pair(s) resolved relative to %s by file name", list_file.name,
-                    moved, base)
+        logger.info(
+            "%s: %d pair(s) resolved relative to %s by file name", list_file.name, moved, base
+        )
     return report

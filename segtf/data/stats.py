@@ -44,8 +44,12 @@ class ClassStatistics:
     @property
     def median_frequency_weights(self) -> np.ndarray:
         """SegNet's median frequency balancing; 0 for classes that never occur."""
-        freq = np.divide(self.counts, self.present_pixels,
-                         out=np.zeros(len(self.counts)), where=self.present_pixels > 0)
+        freq = np.divide(
+            self.counts,
+            self.present_pixels,
+            out=np.zeros(len(self.counts)),
+            where=self.present_pixels > 0,
+        )
         present = freq > 0
         if not present.any():
             return np.zeros_like(freq)
@@ -58,9 +62,13 @@ class ClassStatistics:
         rows = [f"{'class':<14} {'pixels':>12} {'share':>7} {'freq':>7} {'weight':>7}"]
         weights = self.median_frequency_weights
         for c, name in enumerate(names):
-            rows.append(f"{name[:14]:<14} {int(self.counts[c]):>12d} {self.share[c]:>7.2%} "
-                        f"{self.frequencies[c]:>7.2%} {weights[c]:>7.3f}")
-        rows.append(f"{'(ignored)':<14} {self.ignored:>12d} {self.ignored / max(self.total, 1):>7.2%}")
+            rows.append(
+                f"{name[:14]:<14} {int(self.counts[c]):>12d} {self.share[c]:>7.2%} "
+                f"{self.frequencies[c]:>7.2%} {weights[c]:>7.3f}"
+            )
+        rows.append(
+            f"{'(ignored)':<14} {self.ignored:>12d} {self.ignored / max(self.total, 1):>7.2%}"
+        )
         rows.append(f"{self.images} images, {self.total} pixels")
         return "\n".join(rows)
 
@@ -98,30 +106,43 @@ def _pipeline_labels(source, rules: LabelRules, data_dir):
     from segtf.data.pipeline import decoded_pairs
 
     decoded = decoded_pairs(source, rules={}, data_dir=data_dir)
-    ds = decoded.dataset.map(lambda image, mask: to_semantic_labels(
-        mask, ignore_label=rules.ignore_label, label_map=rules.label_map,
-        palette=rules.palette)[..., 0])
-    for labels in ds.as_numpy_iterator():
-        yield labels
+    ds = decoded.dataset.map(
+        lambda image, mask: to_semantic_labels(
+            mask, ignore_label=rules.ignore_label, label_map=rules.label_map, palette=rules.palette
+        )[..., 0]
+    )
+    yield from ds.as_numpy_iterator()
 
 
-def class_statistics(source, *, num_classes: int, ignore_label: int = 255,
-                     label_map: dict[int, int] | None = None, palette=None,
-                     skip_bad: bool = False, data_dir: str | None = None) -> ClassStatistics:
+def class_statistics(
+    source,
+    *,
+    num_classes: int,
+    ignore_label: int = 255,
+    label_map: dict[int, int] | None = None,
+    palette=None,
+    skip_bad: bool = False,
+    data_dir: str | None = None,
+) -> ClassStatistics:
     """Counts the pixels of each class in a dataset (same sources as `make_dataset`).
 
     File sources are validated first (bad files raise `DataError` unless skip_bad) and read
     with PIL; TFRecord and TFDS sources through the tf.data decoders.
     """
     rules = LabelRules(num_classes, "semantic", ignore_label, label_map, palette)
-    if is_tfds_source(source) or (isinstance(source, str | Path)
-                                   and is_tfrecord_dir(Path(source))):
+    if is_tfds_source(source) or (isinstance(source, str | Path) and is_tfrecord_dir(Path(source))):
         arrays = _pipeline_labels(source, rules, data_dir)
     else:
         listing = list_source(source)
-        report = validate_pairs(listing.pairs, report=listing, skip_bad=skip_bad,
-                                num_classes=num_classes, ignore_label=ignore_label,
-                                label_map=label_map, palette=palette)
+        report = validate_pairs(
+            listing.pairs,
+            report=listing,
+            skip_bad=skip_bad,
+            num_classes=num_classes,
+            ignore_label=ignore_label,
+            label_map=label_map,
+            palette=palette,
+        )
         arrays = _file_labels(report.pairs, rules)
     stats = _accumulate(arrays, num_classes, ignore_label)
     absent = [c for c in range(num_classes) if stats.counts[c] == 0]

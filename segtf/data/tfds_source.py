@@ -69,11 +69,15 @@ def tfds_dataset(source: str, data_dir: str | None = None) -> tf.data.Dataset:
     features = builder.info.features
     missing = [k for k in (IMAGE_KEY, MASK_KEY) if k not in features]
     if missing:
-        raise DataError(f"TFDS dataset {name!r} has no {missing} feature(s) (it has "
-                        f"{sorted(features.keys())}); segtf needs 'image' + 'segmentation_mask'")
+        raise DataError(
+            f"TFDS dataset {name!r} has no {missing} feature(s) (it has "
+            f"{sorted(features.keys())}); segtf needs 'image' + 'segmentation_mask'"
+        )
     if split not in builder.info.splits:
-        raise DataError(f"TFDS dataset {name!r} has no split {split!r}; splits: "
-                        f"{sorted(builder.info.splits.keys())}")
+        raise DataError(
+            f"TFDS dataset {name!r} has no split {split!r}; splits: "
+            f"{sorted(builder.info.splits.keys())}"
+        )
     ds = builder.as_dataset(split=split, shuffle_files=False)
     logger.info("TFDS %s[%s]: %d examples", name, split, builder.info.splits[split].num_examples)
 

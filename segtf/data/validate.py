@@ -52,11 +52,17 @@ def open_checked(path: str, full_decode: bool = True) -> Image.Image:
             image.draft(image.mode, (1, 1))  # smallest DCT scale; still reads every byte
         image.load()
     except UnidentifiedImageError:
-        raise _Bad(path, "not an image file PIL or TensorFlow can read",
-                   "replace it with a PNG / JPEG or remove it") from None
+        raise _Bad(
+            path,
+            "not an image file PIL or TensorFlow can read",
+            "replace it with a PNG / JPEG or remove it",
+        ) from None
     except (OSError, SyntaxError, ValueError) as err:
-        raise _Bad(path, f"cannot be decoded ({err}); the file is truncated or corrupt",
-                   "re-copy or re-export it") from None
+        raise _Bad(
+            path,
+            f"cannot be decoded ({err}); the file is truncated or corrupt",
+            "re-copy or re-export it",
+        ) from None
     image.info["segtf_size"] = size
     return image
 
@@ -115,28 +121,48 @@ def check_pair(image_path: str, mask_path: str, rules: LabelRules):
     mask = open_checked(mask_path)
     size, mask_size = image.info["segtf_size"], mask.info["segtf_size"]
     if size != mask_size:
-        raise _Bad(f"{image_path} + {mask_path}",
-                   f"image is {size[0]}x{size[1]} but mask is {mask_size[0]}x{mask_size[1]} (WxH)",
-                   "a mask must have its image's exact size: re-export the mask")
+        raise _Bad(
+            f"{image_path} + {mask_path}",
+            f"image is {size[0]}x{size[1]} but mask is {mask_size[0]}x{mask_size[1]} (WxH)",
+            "a mask must have its image's exact size: re-export the mask",
+        )
     try:
         values = mask_values(mask, rules)
     except ValueError as err:
-        raise _Bad(mask_path, f"mask {err}", "pass the dataset's palette (palette=..., or "
-                   "a known dataset spec) or convert masks to class-index PNGs") from None
+        raise _Bad(
+            mask_path,
+            f"mask {err}",
+            "pass the dataset's palette (palette=..., or "
+            "a known dataset spec) or convert masks to class-index PNGs",
+        ) from None
     bad = bad_values(values, rules)
     if bad:
-        valid = ("0..255 (0 = background, 255 = foreground)" if rules.task == "foreground"
-                 else f"0..{rules.num_classes - 1} or ignore {rules.ignore_label}")
-        raise _Bad(mask_path, f"mask values {bad} are outside {valid}",
-                   "check num_classes, or map them with label_map (e.g. "
-                   f"label_map={{{bad[0]}: {rules.ignore_label}}} to ignore them)")
+        valid = (
+            "0..255 (0 = background, 255 = foreground)"
+            if rules.task == "foreground"
+            else f"0..{rules.num_classes - 1} or ignore {rules.ignore_label}"
+        )
+        raise _Bad(
+            mask_path,
+            f"mask values {bad} are outside {valid}",
+            "check num_classes, or map them with label_map (e.g. "
+            f"label_map={{{bad[0]}: {rules.ignore_label}}} to ignore them)",
+        )
     return size, image.mode, mask.mode
 
 
-def validate_pairs(pairs, *, num_classes: int, task: str = "semantic",
-                   ignore_label: int = 255, label_map: dict[int, int] | None = None,
-                   palette=None, skip_bad: bool = False, workers: int = 4,
-                   report: DataReport | None = None) -> DataReport:
+def validate_pairs(
+    pairs,
+    *,
+    num_classes: int,
+    task: str = "semantic",
+    ignore_label: int = 255,
+    label_map: dict[int, int] | None = None,
+    palette=None,
+    skip_bad: bool = False,
+    workers: int = 4,
+    report: DataReport | None = None,
+) -> DataReport:
     """Opens every image and mask and checks sizes and label values.
 
     Args:
