@@ -128,3 +128,10 @@ def test_bad_arguments(tmp_path):
         make_dataset(root, num_classes=4, task="instance")
     with pytest.raises(ValueError, match="crop_size"):
         make_dataset(root, num_classes=4, crop_size=(1, 2, 3))
+
+
+def test_label_map_entries_apply_to_raw_values(tmp_path):
+    root = make_folder_dataset(tmp_path, n=1, size=(1, 3))
+    write_image(root / "masks" / "000.png", np.array([[0, 1, 2]], np.uint8))
+    _, masks = _first(make_dataset(root, num_classes=3, batch_size=1, label_map={0: 1, 1: 0}))
+    assert masks[0].tolist() == [[1, 0, 2]]

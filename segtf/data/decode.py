@@ -95,8 +95,9 @@ def to_semantic_labels(
         )
     else:
         labels = mask[..., 0]  # grey masks stored as RGB have R == G == B (validated)
+    raw_labels = labels  # every entry maps a *raw* value, so {1: 0, 0: 1} swaps
     for raw, label in (label_map or {}).items():
-        labels = tf.where(labels == raw, tf.constant(label, tf.int32), labels)
+        labels = tf.where(raw_labels == raw, tf.constant(label, tf.int32), labels)
     return labels[..., None]
 
 
