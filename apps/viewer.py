@@ -45,10 +45,13 @@ def thumbnail(path: str) -> bytes:
 
 
 def pick(source: str) -> None:
+    if source != "upload":
+        st.session_state.upload_round += 1  # a new uploader widget: the old upload is cleared
     st.session_state.source = source
 
 
 st.session_state.setdefault("source", None)
+st.session_state.setdefault("upload_round", 0)
 
 # ---- Sidebar: the model and the options.
 entries = models.list_entries()
@@ -114,7 +117,7 @@ st.write("Upload a photo or pick an example, and see what the model segments.")
 upload = st.file_uploader(
     "Upload an image",
     type=list(inputs.UPLOAD_TYPES),
-    key="upload",
+    key=f"upload_{st.session_state.upload_round}",
     max_upload_size=inputs.MAX_UPLOAD_MB,
     on_change=pick,
     args=("upload",),
@@ -123,9 +126,9 @@ upload = st.file_uploader(
 
 examples = gallery.find_examples()
 with st.expander("Examples", expanded=True):
-    columns = st.columns(min(len(examples), 6) or 1)
+    shelf = st.container(horizontal=True, wrap=True)  # flows: 6 a row on desktops, 2 on phones
     for i, example in enumerate(examples):
-        with columns[i % len(columns)]:
+        with shelf.container(width=150, gap="small"):
             st.image(thumbnail(str(example.path)), width="stretch", alt=example.title)
             st.button(
                 example.title,
@@ -179,13 +182,12 @@ st.caption(
 )
 
 # ---- Results: input, mask, overlay.
+opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="opacity", width=320)
+overlay = compose.blend(result.image, view.mask_rgb, opacity, view.overlay_alpha)
 col_input, col_mask, col_overlay = st.columns(3)
 col_input.image(result.image, caption="Input", width="stretch", alt="input image")
 col_mask.image(view.mask_rgb, caption="Mask", width="stretch", alt="segmentation mask")
-with col_overlay:
-    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="opacity")
-    overlay = compose.blend(result.image, view.mask_rgb, opacity, view.overlay_alpha)
-    st.image(overlay, caption="Overlay", width="stretch", alt="mask over the image")
+col_overlay.image(overlay, caption="Overlay", width="stretch", alt="mask over the image")
 
 if entry.task == "foreground":
     col_cut, col_bg = st.columns(2)
@@ -211,37 +213,37 @@ st.subheader("Classes in this image")
 st.markdown(legend.legend_html(areas), unsafe_allow_html=True)
 
 stem = pathlib.Path(name).stem
-downloads = st.columns(4 if entry.task == "foreground" else 3)
-downloads[0].download_button(
+downloads = st.container(horizontal=True)
+downloads.download_button(
     "Mask PNG",
     lambda: compose.png_bytes(view.labels, view.palette),
     f"{stem}_mask.png",
     "image/png",
     on_click="ignore",
-    icon="⬇️",
+    icon=":material/download:",
 )
-downloads[1].download_button(
+downloads.download_button(
     "Overlay PNG",
     lambda: compose.png_bytes(overlay),
     f"{stem}_overlay.png",
     "image/png",
     on_click="ignore",
-    icon="⬇️",
-)
-downloads[2].download_button(
-    "Class areas CSV",
-    legend.areas_csv(areas),
-    f"{stem}_areas.csv",
-    "text/csv",
-    on_click="ignore",
-    icon="⬇️",
+    icon=":material/download:",
 )
 if entry.task == "foreground":
-    downloads[3].download_button(
+    downloads.download_button(
         "Cut-out PNG",
         lambda: compose.png_bytes(compose.cutout_rgba(result.image, view.alpha)),
         f"{stem}_cutout.png",
         "image/png",
         on_click="ignore",
-        icon="⬇️",
+        icon=":material/download:",
     )
+downloads.download_button(
+    "Class areas CSV",
+    legend.areas_csv(areas),
+    f"{stem}_areas.csv",
+    "text/csv",
+    on_click="ignore",
+    icon=":material/download:",
+)

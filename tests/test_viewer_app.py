@@ -114,12 +114,12 @@ def _png_bytes(size=(40, 30)) -> bytes:
     ],
 )
 def test_a_bad_upload_shows_a_message_and_the_app_keeps_working(app, name, data, words):
-    app.file_uploader(key="upload").set_value((name, data, "image/png")).run()
+    app.file_uploader[0].set_value((name, data, "image/png")).run()
     assert not app.exception, app.exception
     assert app.error, "expected an error message in the page"
     assert name in app.error[0].value and words in app.error[0].value
     assert "Traceback" not in app.error[0].value
 
-    app.file_uploader(key="upload").set_value(("ok.png", _png_bytes(), "image/png")).run()
+    app.file_uploader[0].set_value(("ok.png", _png_bytes(), "image/png")).run()
     assert not app.exception and not app.error
     assert "Mask" in _captions(app)

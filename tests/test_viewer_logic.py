@@ -108,7 +108,13 @@ def test_find_examples_bundled_then_camvid(tmp_path):
     for i in range(10):
         (camvid / f"0016E5_{i:05d}.png").write_bytes(b"x")
     found = gallery.find_examples(bundled, camvid, camvid_limit=3)
-    assert [e.title for e in found[:2]] == ["A portrait", "B street"]
+    assert [e.title for e in found] == [
+        "A portrait",
+        "B street",
+        "CamVid 1",
+        "CamVid 2",
+        "CamVid 3",
+    ]
     assert [e.source for e in found] == ["bundled"] * 2 + ["camvid"] * 3
     assert found[-1].path.parent == camvid
     assert gallery.find_examples(bundled, tmp_path / "missing") == found[:2]

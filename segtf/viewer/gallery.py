@@ -47,5 +47,5 @@ def find_examples(
     if camvid and camvid_limit > 0:
         step = max(1, len(camvid) // camvid_limit)
         picked = camvid[::step][:camvid_limit]
-        examples += [Example(f"CamVid {p.stem}", p, "camvid") for p in picked]
+        examples += [Example(f"CamVid {i}", p, "camvid") for i, p in enumerate(picked, 1)]
     return examples

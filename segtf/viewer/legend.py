@@ -68,19 +68,23 @@ def legend_html(areas: Sequence[ClassArea]) -> str:
     rows = []
     for a in areas:
         percent = 100 * a.share
+        shown = f"{percent:.1f}%" if percent >= 0.1 or a.pixels == 0 else "&lt;0.1%"
+        swatch = (
+            f'<span role="img" aria-label="colour {a.hex}" style="display:inline-block;'
+            "width:1em;height:1em;margin-right:0.5em;vertical-align:-0.15em;border-radius:3px;"
+            f'border:1px solid #8886;background:{a.hex}"></span>'
+        )
         rows.append(
             "<tr>"
-            f'<td><span role="img" aria-label="colour {a.hex}" style="display:inline-block;'
-            f"width:1.1em;height:1.1em;border-radius:3px;border:1px solid #8886;"
-            f'background:{a.hex}"></span></td>'
-            f"<td>{html.escape(a.name)}</td>"
-            f'<td style="text-align:right;font-variant-numeric:tabular-nums">{percent:.1f}%</td>'
-            f'<td style="width:40%"><div style="background:{a.hex};height:0.6em;'
+            f'<td style="white-space:nowrap">{swatch}{html.escape(a.name)}</td>'
+            f'<td style="text-align:right;font-variant-numeric:tabular-nums">{shown}</td>'
+            f'<td style="width:50%"><div style="background:{a.hex};height:0.6em;'
             f'width:{max(percent, 0.5):.1f}%;border-radius:2px"></div></td>'
             "</tr>"
         )
     return (
         '<table class="segtf-legend" style="width:100%;border-collapse:collapse">'
-        "<thead><tr><th></th><th>class</th><th>share</th><th></th></tr></thead>"
+        '<thead><tr><th>class</th><th style="text-align:right">share of image</th>'
+        "<th></th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
