@@ -26,6 +26,15 @@ def default_image(model: str | None) -> pathlib.Path:
     return gallery.BUNDLED_DIR / "street.jpg"
 
 
+def shrink_png(path: pathlib.Path, colours: int = 256) -> None:
+    """Re-saves the screenshot with a 256-colour palette: a third of the size, for the README."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colours, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zoo", help="folder of model folders (default: models/)")
@@ -57,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         with browser.serve_viewer(zoo) as url, browser.chromium(args.width, 1000) as driver:
             browser.upload_and_wait(driver, url, image, model=args.model)
             out = browser.screenshot(driver, args.out)
-    print(f"screenshot: {out} ({image.name})")
+    shrink_png(out)
+    print(f"screenshot: {out} ({image.name}, {out.stat().st_size // 1024} KB)")
     return 0
 
 

@@ -128,7 +128,7 @@ examples = gallery.find_examples()
 with st.expander("Examples", expanded=True):
     shelf = st.container(horizontal=True, wrap=True)  # flows: 6 a row on desktops, 2 on phones
     for i, example in enumerate(examples):
-        with shelf.container(width=150, gap="small"):
+        with shelf.container(width=140, gap="small"):
             st.image(thumbnail(str(example.path)), width="stretch", alt=example.title)
             st.button(
                 example.title,
