@@ -68,7 +68,12 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"--zoo {args.zoo}: no such folder")
         env["SEGTF_ZOO"] = str(zoo)
     print(f"segtf viewer: http://{args.host}:{args.port}  (Ctrl+C to stop)", file=sys.stderr)
+    command = build_command(args)
+    os.chdir(APP.parents[1])  # so .streamlit/config.toml applies
+    if os.name == "posix":
+        # Become the streamlit process: a Ctrl+C or `kill` reaches the server itself.
+        os.execve(command[0], command, env)
     try:
-        return subprocess.call(build_command(args), cwd=APP.parents[1], env=env)
+        return subprocess.call(command, env=env)
     except KeyboardInterrupt:
         return 0
