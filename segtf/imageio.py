@@ -6,6 +6,7 @@ goes through `read_image`, so EXIF orientation, odd modes and bad files are hand
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -315,24 +316,35 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
     )
 
 
-def write_png_atomic(path: str | os.PathLike, array) -> pathlib.Path:
-    """Writes an array (H, W), (H, W, 3) or (H, W, 4) uint8 (or a PIL image) as a PNG.
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yields a temporary path beside `path`; on success it is fsynced and moved onto `path`.
 
-    The PNG is written to a temporary file in the same folder and moved into place with
-    `os.replace`, so a kill never leaves a half-written file under the final name.
+    A kill or an error leaves either the old file or nothing under the final name, never a
+    half-written one (the temporary file is removed on errors).
     """
     path = pathlib.Path(path)
-    image = array if isinstance(array, Image.Image) else Image.fromarray(np.asarray(array))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format="PNG")
-            f.flush()
+        yield pathlib.Path(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
+
+
+def write_png_atomic(path: str | os.PathLike, array) -> pathlib.Path:
+    """Writes an array (H, W), (H, W, 3) or (H, W, 4) uint8 (or a PIL image) as a PNG.
+
+    The PNG is written to a temporary file in the same folder and moved into place with
+    `os.replace`, so a kill never leaves a half-written file under the final name.
+    """
+    image = array if isinstance(array, Image.Image) else Image.fromarray(np.asarray(array))
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
+    return pathlib.Path(path)

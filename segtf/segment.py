@@ -132,12 +132,21 @@ class SegmentationResult:
         return palettes.cutout(self.image, self.probabilities[..., keep].sum(-1))
 
     def to_image(self):
-        """A PIL image of the result: the colour mask (foreground: the alpha as grayscale)."""
+        """A PIL image of the result.
+
+        Semantic models: a palette ("P") image whose pixel values are the class indices and
+        whose colours are the class colours (beyond 256 classes: an RGB colour mask).
+        Foreground models: the alpha matte as 8-bit grayscale ("L").
+        """
         from PIL import Image
 
         if self.task == "foreground":
             return Image.fromarray(np.clip(np.rint(self.alpha * 255.0), 0, 255).astype(np.uint8))
-        return Image.fromarray(self.colour_mask())
+        if len(self.palette) > 256:
+            return Image.fromarray(self.colour_mask())
+        image = Image.fromarray(self.labels.astype(np.uint8)).convert("P")
+        image.putpalette(self.palette.astype(np.uint8).ravel().tolist())
+        return image
 
     def save(self, path: str | os.PathLike) -> pathlib.Path:
         """Writes `to_image()` as a PNG, atomically."""

@@ -262,7 +262,7 @@ def test_damaged_real_files_never_crash():
 
 
 def test_read_mask_palette_gives_indices(tmp_path):
-    mask = Image.fromarray(np.array([[0, 1], [2, 255]], np.uint8), mode="L").convert("P")
+    mask = Image.fromarray(np.array([[0, 1], [2, 255]], np.uint8)).convert("P")
     mask.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [7] * (256 * 3 - 9))
     path = tmp_path / "m.png"
     mask.save(path)

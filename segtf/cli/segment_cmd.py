@@ -1,0 +1,242 @@
+"""`segtf segment`: segments image files and folders into an output folder.
+
+Outputs per image (chosen with --save): `<stem>.mask.png` (palette PNG: class indices with
+class colours; foreground models: the alpha matte), `<stem>.overlay.png`, `<stem>.cutout.png`
+(RGBA) and `<stem>.probs.npy` (float16 probabilities). Inputs are never written to; every
+output is written atomically; a bad file is reported and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import logging
+import pathlib
+import sys
+import time
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("mask", "overlay", "cutout", "probs")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "segment",
+        help="segment images or folders of images into --out",
+        description=__doc__.splitlines()[0],
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    parser.add_argument(
+        "--model",
+        default="default",
+        help="zoo model name, model folder or .keras file (default: the default zoo model)",
+    )
+    parser.add_argument(
+        "--save",
+        default="mask,overlay",
+        help=f"comma-separated outputs from {','.join(KINDS)} (mask,overlay)",
+    )
+    parser.add_argument(
+        "--glob",
+        default=None,
+        help="file-name pattern for folders, e.g. '*.jpg' (default: all images)",
+    )
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        help="multi-scale + flip test-time augmentation (about 6x slower)",
+    )
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="tile size for sliding-window inference (default: automatic "
+        "above ~4 Mpx; 0 = never tile)",
+    )
+    parser.add_argument("--opacity", type=float, default=0.5, help="overlay opacity (0.5)")
+    parser.add_argument(
+        "--classes",
+        default=None,
+        help="semantic models: comma-separated classes kept by --save cutout",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        help="raise the decompression-bomb limit (default ~89 Mpx)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.set_defaults(func=run)
+
+
+@dataclass
+class Job:
+    """One input image and the base path (without the `.kind.ext` suffix) of its outputs."""
+
+    source: pathlib.Path
+    base: pathlib.Path
+
+
+def parse_kinds(text: str) -> list[str]:
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise ValueError(
+            f"--save {text!r}: choose from {','.join(KINDS)}, e.g. --save mask,overlay"
+        )
+    return kinds
+
+
+def output_path(base: pathlib.Path, kind: str) -> pathlib.Path:
+    return base.with_name(f"{base.name}.{kind}.{'npy' if kind == 'probs' else 'png'}")
+
+
+def _is_within(path: pathlib.Path, folder: pathlib.Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def collect_jobs(
+    inputs: list[str],
+    out: pathlib.Path,
+    pattern: str | None,
+) -> tuple[list[Job], list[tuple[str, str]]]:
+    """Expands files and folders (recursively) into jobs; returns (jobs, problems)."""
+    out = out.resolve()
+    jobs: list[Job] = []
+    problems: list[tuple[str, str]] = []
+    for text in inputs:
+        path = pathlib.Path(text).expanduser()
+        if path.is_dir():
+            root = path.resolve()
+            if _is_within(out, root):
+                raise ValueError(
+                    f"--out {out} is inside the input folder {path}: choose an "
+                    "output folder outside the inputs (segtf never writes there)"
+                )
+            for file in sorted(root.rglob("*")):
+                if file.is_file() and _matches(file, pattern) and not file.name.startswith("."):
+                    relative = file.relative_to(root).with_suffix("")
+                    jobs.append(Job(file, out / root.name / relative))
+        elif path.is_file():
+            jobs.append(Job(path.resolve(), out / path.stem))
+        else:
+            problems.append((text, "no such file or folder; check the path"))
+    return _drop_clashes(jobs, problems)
+
+
+def _matches(file: pathlib.Path, pattern: str | None) -> bool:
+    if pattern:
+        return fnmatch.fnmatch(file.name, pattern)
+    return file.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _drop_clashes(jobs: list[Job], problems: list) -> tuple[list[Job], list]:
+    """Two inputs may not share outputs; no output may be an input file."""
+    inputs = {job.source for job in jobs}
+    seen: dict[pathlib.Path, pathlib.Path] = {}
+    kept = []
+    for job in jobs:
+        if job.base in seen:
+            problems.append(
+                (
+                    str(job.source),
+                    f"its outputs would clash with those of "
+                    f"{seen[job.base]}; rename one or run them separately",
+                )
+            )
+        elif any(output_path(job.base, kind) in inputs for kind in KINDS):
+            problems.append(
+                (
+                    str(job.source),
+                    "an output would overwrite an input file; use another --out folder",
+                )
+            )
+        else:
+            seen[job.base] = job.source
+            kept.append(job)
+    return kept, problems
+
+
+def write_outputs(result, job: Job, kinds: list[str], opacity: float, classes) -> None:
+    import numpy as np
+
+    from segtf.imageio import atomic_path, write_png_atomic
+
+    for kind in kinds:
+        path = output_path(job.base, kind)
+        if kind == "mask":
+            write_png_atomic(path, result.to_image())
+        elif kind == "overlay":
+            write_png_atomic(path, result.overlay(opacity=opacity))
+        elif kind == "cutout":
+            write_png_atomic(
+                path,
+                result.cutout() if result.task == "foreground" else result.cutout(classes=classes),
+            )
+        else:
+            with atomic_path(path) as tmp, open(tmp, "wb") as f:
+                np.save(f, result.probabilities.astype(np.float16))
+
+
+def _process(segmenter, jobs, kinds, args, classes, report) -> tuple[int, int, int]:
+    from tqdm import tqdm
+
+    done = skipped = failed = 0
+    for job in tqdm(jobs, desc="segment", unit="img", file=sys.stderr, disable=None):
+        if not args.overwrite and all(output_path(job.base, k).exists() for k in kinds):
+            skipped += 1
+            continue
+        try:
+            result = segmenter(job.source, tile=args.tile)
+            write_outputs(result, job, kinds, args.opacity, classes)
+            done += 1
+        except Exception as err:  # noqa: BLE001  (one bad file must not stop the run)
+            logger.debug("failure on %s", job.source, exc_info=True)
+            report(
+                str(job.source),
+                str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}",
+            )
+            failed += 1
+    return done, skipped, failed
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    import segtf
+    from segtf.imageio import DEFAULT_MAX_PIXELS
+
+    kinds = parse_kinds(args.save)
+    if not 0.0 <= args.opacity <= 1.0:
+        raise ValueError(f"--opacity {args.opacity}: use a value in 0..1, e.g. 0.5")
+    out = pathlib.Path(args.out).expanduser()
+    jobs, problems = collect_jobs(args.inputs, out, args.glob)
+
+    def report(name: str, message: str) -> None:
+        tqdm.write(f"FAILED {name}: {message}", file=sys.stderr)
+
+    for name, message in problems:
+        report(name, message)
+    segmenter = segtf.Segmenter(
+        args.model, tta=args.tta, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS
+    )
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    if "cutout" in kinds and segmenter.task != "foreground" and not classes:
+        raise ValueError(
+            "--save cutout with a semantic model needs --classes (e.g. --classes "
+            f"{','.join(segmenter.class_names[:2])})"
+        )
+    start = time.perf_counter()
+    done, skipped, failed = _process(segmenter, jobs, kinds, args, classes, report)
+    seconds = time.perf_counter() - start
+    failed += len(problems)
+    rate = done / seconds if seconds > 0 else 0.0
+    print(
+        f"segmented {done} images in {seconds:.1f} s ({rate:.2f} images/s); "
+        f"skipped {skipped} existing, {failed} failed; outputs in {out}"
+    )
+    return 1 if failed else 0
