@@ -124,7 +124,7 @@ upload = st.file_uploader(
     help=f"PNG, JPEG, WebP, BMP, TIFF or GIF, up to {inputs.MAX_UPLOAD_MB} MB.",
 )
 
-examples = gallery.find_examples()
+examples = gallery.order_for(gallery.find_examples(), entry.info.dataset)
 with st.expander("Examples", expanded=True):
     shelf = st.container(horizontal=True, wrap=True)  # flows: 6 a row on desktops, 2 on phones
     for i, example in enumerate(examples):
@@ -156,7 +156,13 @@ except InvalidImageError as err:
     st.error(f"**That file can't be used.** {err}", icon="🚫")
     st.stop()
 
-# ---- Segment (cached: moving a slider does not run the model again).
+# ---- Load the model (once per process), then segment (cached: sliders do not re-run it).
+try:
+    load_segmenter(str(entry.path), entry.weights_stamp())
+except Exception as err:  # noqa: BLE001  (a broken model folder is a message, not a crash)
+    logger.exception("loading %s failed", entry.path)
+    st.error(f"**Could not load the model {entry.name}** from `{entry.path}`: {err}", icon="⚠️")
+    st.stop()
 try:
     with st.spinner(f"Segmenting with {entry.name}…"):
         result = segment(

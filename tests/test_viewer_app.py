@@ -123,3 +123,22 @@ def test_a_bad_upload_shows_a_message_and_the_app_keeps_working(app, name, data,
     app.file_uploader[0].set_value(("ok.png", _png_bytes(), "image/png")).run()
     assert not app.exception and not app.error
     assert "Mask" in _captions(app)
+
+
+def test_a_large_photo_is_shrunk_and_says_so(app):
+    app.selectbox(key="model").set_value("tiny_road").run()
+    app.file_uploader[0].set_value(("wide.png", _png_bytes((2400, 600)), "image/png")).run()
+    assert not app.exception, app.exception
+    assert any("shrunk from 2400×600" in c.value for c in app.caption)
+
+
+def test_a_broken_model_folder_shows_a_message(tiny_zoo, tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copytree(tiny_zoo / "tiny_road", tmp_path / "broken_road")
+    (tmp_path / "broken_road" / "model.weights.h5").write_bytes(b"not weights")
+    monkeypatch.setenv("SEGTF_ZOO", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    _click_example(at, "Street")
+    assert not at.exception, at.exception
+    assert "Could not load the model broken_road" in at.error[0].value

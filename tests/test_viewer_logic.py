@@ -120,6 +120,12 @@ def test_find_examples_bundled_then_camvid(tmp_path):
     assert gallery.find_examples(bundled, tmp_path / "missing") == found[:2]
 
 
+def test_order_for_puts_the_models_dataset_first(tmp_path):
+    found = [gallery.Example("a", tmp_path, "bundled"), gallery.Example("b", tmp_path, "camvid")]
+    assert [e.title for e in gallery.order_for(found, "CamVid")] == ["b", "a"]
+    assert gallery.order_for(found, "synthetic") == found
+
+
 def test_bundled_examples_are_small_images():
     found = [e for e in gallery.find_examples(camvid_limit=0) if e.source == "bundled"]
     assert len(found) >= 3

@@ -49,3 +49,8 @@ def find_examples(
         picked = camvid[::step][:camvid_limit]
         examples += [Example(f"CamVid {i}", p, "camvid") for i, p in enumerate(picked, 1)]
     return examples
+
+
+def order_for(examples: list[Example], dataset: str) -> list[Example]:
+    """The examples that match a model's dataset first (CamVid scenes for the road model)."""
+    return sorted(examples, key=lambda e: e.source != dataset.lower())
