@@ -32,7 +32,7 @@ def load_segmenter(path: str, weights_stamp: float):
     return runner.load_segmenter(path)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=8)
 def segment(
     image_key: str, _image, model_path: str, weights_stamp: float, tta: bool, tile: int | None
 ) -> runner.ViewerResult:
@@ -83,7 +83,8 @@ with st.sidebar:
     st.header("Options")
     tta = st.toggle(
         "Test-time augmentation",
-        help="Average flipped and rescaled passes: slightly better masks, about 4x slower.",
+        help="Average passes at scales 0.75, 1 and 1.25, each also flipped: slightly better "
+        "masks, about 6x slower.",
         key="tta",
     )
     tiled = st.toggle(
