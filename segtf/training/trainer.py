@@ -79,11 +79,11 @@ def model_config(config: TrainConfig, labels: LabelInfo):
 class Trainer:
     """`Trainer(config).fit()` trains, validates and writes `out_dir/model/`."""
 
-    def __init__(self, config: TrainConfig):
+    def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None):
         self.config = config
         self.out_dir = pathlib.Path(config.out_dir)
         self.policy = apply_precision(config.precision, config.strategy)
-        self.strategy = make_strategy(config.strategy)
+        self.strategy = strategy or make_strategy(config.strategy)
         self.is_chief, self.worker = task_info(self.strategy)
         self.labels = label_info(config)
         if config.batch_size % self.strategy.num_replicas_in_sync:
@@ -122,6 +122,7 @@ class Trainer:
             self.worker,
         )
         self._train_step = self._make_train_step()
+        self._sync_statistics = self._make_statistics_sync()
         self._predict = tf.function(self._logits, reduce_retracing=True)
 
     def _name(self) -> str:
@@ -155,6 +156,24 @@ class Trainer:
             )
 
         return train_step
+
+    def _make_statistics_sync(self):
+        """Averages non-trainable float variables (BatchNorm moving statistics) over all
+        replicas and workers. Keras 3 keeps them per replica, so without this each worker
+        would save its own; timm's `distribute_bn` does the same at epoch ends."""
+        variables = [v for v in self.model.non_trainable_variables
+                     if "float" in str(v.dtype)]
+        if self.strategy.num_replicas_in_sync == 1 or not variables:
+            return lambda: None
+
+        @tf.function
+        def sync():
+            local = self.strategy.run(lambda: [tf.identity(v.value) for v in variables])
+            for variable, values in zip(variables, local, strict=True):
+                variable.assign(self.strategy.reduce(tf.distribute.ReduceOp.MEAN, values,
+                                                     axis=None))
+
+        return sync
 
     def learning_rate(self) -> float:
         return float(
@@ -207,6 +226,7 @@ class Trainer:
                 **losses,
                 "seconds": round(time.time() - t0, 2),
             }
+            self._sync_statistics()  # before validation and the epoch-end checkpoint
             if self.data.val is not None and (
                 (epoch + 1) % cfg.val_every == 0 or step >= self.total_steps
             ):
@@ -251,6 +271,7 @@ class Trainer:
                 and step % cfg.checkpoint_every == 0
                 and step - epoch * spe < take
             ):
+                self._sync_statistics()
                 self.checkpoints.save(step, epoch, spe)  # epoch ends save after validation
         return step, {k: v / max(count, 1) for k, v in sums.items()}
 

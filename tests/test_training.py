@@ -1,0 +1,136 @@
+"""Training pieces: config resolution, schedule, precision, the loop on a tiny model."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from segtf.training import PolyWarmup, TrainConfig, Trainer, resolve_config
+from segtf.training.config import parse_overrides
+from segtf.training.precision import resolve_precision
+
+
+def test_poly_schedule_with_warmup_values_and_serialization():
+    s = PolyWarmup(0.1, total_steps=10, warmup_steps=2, power=1.0)
+    values = [float(s(t)) for t in range(12)]
+    assert values[0] == pytest.approx(0.05) and values[1] == pytest.approx(0.1)
+    assert values[2] == pytest.approx(0.1) and values[6] == pytest.approx(0.05)
+    assert values[10] == pytest.approx(0.0) and values[11] == pytest.approx(0.0)
+    clone = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(s))
+    assert float(clone(6)) == pytest.approx(0.05)
+
+
+def test_config_layers_experiment_file_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("epochs: 7\nmodel_overrides: {width: 0.5}\n")
+    cfg = resolve_config(
+        "camvid_deeplabv3plus_lite",
+        [str(path)],
+        parse_overrides(["batch_size=2", "crop_size=64", "model_overrides.output_stride=8"]),
+    )
+    assert cfg.epochs == 7 and cfg.batch_size == 2 and cfg.crop_size == (64, 64)
+    assert cfg.model_overrides == {"width": 0.5, "output_stride": 8}
+    assert cfg.dataset == "camvid"
+    with pytest.raises(ValueError, match="Unknown training config keys"):
+        TrainConfig.from_dict({"epoch": 3})
+
+
+def test_precision_auto_is_float32_on_cpu():
+    assert resolve_precision("auto") == "float32"
+    with pytest.raises(ValueError):
+        resolve_precision("float8")
+
+
+TINY = dict(
+    model="pspnet_lite",
+    model_overrides={"width": 0.125, "head_filters": 16},
+    train_data="synthetic:4",
+    val_data="synthetic:2",
+    num_classes=3,
+    crop_size=(32, 32),
+    batch_size=2,
+    epochs=1,
+    image_summaries=1,
+    log_every=1,
+    checkpoint_every=1,
+    keep_checkpoints=1,
+)
+
+
+def test_tiny_run_with_aux_loss_writes_everything(tmp_path):
+    cfg = TrainConfig(
+        **TINY,
+        out_dir=str(tmp_path / "run"),
+        label_smoothing=0.1,
+        aux_losses={"aux_logits": ["focal", 0.4]},
+    )
+    trainer = Trainer(cfg)
+    assert set(trainer.model.output) == {"logits", "aux_logits"}  # PSPNet training graph
+    result = trainer.fit()
+    run = tmp_path / "run"
+    assert result.step == 2 and int(trainer.optimizer.iterations.numpy()) == 2
+    assert (run / "config.yaml").is_file() and (run / "history.csv").is_file()
+    assert "loss_aux_logits" in (run / "history.csv").read_text()
+    assert list((run / "logs" / "validation").glob("events.*"))
+    assert len(list((run / "checkpoints").glob("ckpt-*.index"))) == 1  # keep_checkpoints
+    assert list((run / "checkpoints" / "best").glob("ckpt-*.index"))
+    from segtf.zoo import load_model
+
+    model, info = load_model(run / "model")
+    assert not isinstance(model.output, dict) and info.model.num_classes == 3
+    assert info.extra["weights"] == "best"
+    assert model(np.zeros((1, 32, 32, 3), "float32")).shape == (1, 32, 32, 3)
+    with pytest.raises(ValueError, match="--resume"):
+        Trainer(cfg).fit()
+
+
+def test_nan_loss_stops_with_a_message(tmp_path):
+    cfg = TrainConfig(
+        **{**TINY, "val_data": ""},
+        out_dir=str(tmp_path / "run"),
+        learning_rate=float("nan"),
+        optimizer="sgd",
+    )
+    from segtf.training.callbacks import TrainingDiverged
+
+    with pytest.raises(TrainingDiverged, match="loss is nan at step"):
+        Trainer(cfg).fit()
+
+
+def test_cli_dry_run_prints_the_resolved_config(capsys):
+    import argparse
+
+    from segtf.cli.train_cmd import add_arguments, run
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert (
+        run(
+            parser.parse_args(
+                [
+                    "-e",
+                    "camvid_deeplabv3plus_lite",
+                    "--epochs",
+                    "2",
+                    "--set",
+                    "precision=float32",
+                    "--dry-run",
+                ]
+            )
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "epochs: 2" in out and "precision: float32" in out
+
+
+def test_write_config_is_plain_yaml(tmp_path):
+    import yaml
+
+    from segtf.training.config import write_config
+
+    write_config(TrainConfig(), tmp_path / "c.yaml")
+    data = yaml.safe_load((tmp_path / "c.yaml").read_text())
+    assert TrainConfig.from_dict(data) == TrainConfig()
+    json.dumps(data)
