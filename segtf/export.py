@@ -1,0 +1,315 @@
+"""Export for TF Serving (SavedModel) and TFLite: models that run with nothing of segtf installed.
+
+SavedModel layout `DIR/<name>/<version>/` (what TF Serving watches), two signatures:
+
+- `serving_default`: `images` = tf.string [None] of encoded JPEG / PNG / GIF / BMP files,
+  decoded inside the graph, each to its own size.
+- `serving_image_tensor`: `images` = uint8 [None, None, None, 3] RGB, any height and width.
+
+Outputs: `labels` int32 [B, H, W], `probabilities` float32 [B, H, W, C], `image_size` int32
+[B, 2] (height, width of each image) and, for foreground models, `alpha` float32 [B, H, W].
+In a `serving_default` batch of images of different sizes, outputs are padded to the largest
+height and width: `labels` with -1, probabilities / alpha with 0; crop each to `image_size`.
+
+Every segtf model normalises its own input (Preprocess layer) and returns logits at the input
+size, so the graph is: decode -> model -> float32 -> softmax / sigmoid -> argmax. No resize is
+needed for SavedModels; the TFLite model has a fixed input size and resizes inside its graph.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import re
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("saved_model", "tflite")
+DEFAULT_SIGNATURE = "serving_default"
+TENSOR_SIGNATURE = "serving_image_tensor"
+INPUT_NAME = "images"
+
+
+def _postprocess(logits: tf.Tensor, task: str) -> dict[str, tf.Tensor]:
+    """Logits (B, H, W, C) to the named outputs, all float32 / int32."""
+    logits = tf.cast(logits, tf.float32)  # mixed-precision models export float32 outputs
+    if task == "foreground":
+        alpha = tf.sigmoid(logits)
+        return {
+            "labels": tf.cast(alpha[..., 0] >= 0.5, tf.int32),
+            "probabilities": alpha,
+            "alpha": alpha[..., 0],
+        }
+    probabilities = tf.nn.softmax(logits, axis=-1)
+    return {
+        "labels": tf.argmax(probabilities, axis=-1, output_type=tf.int32),
+        "probabilities": probabilities,
+    }
+
+
+def _logits(model: keras.Model, images: tf.Tensor) -> tf.Tensor:
+    out = model(tf.cast(images, tf.float32), training=False)
+    return out["logits"] if isinstance(out, dict) else out
+
+
+def make_tensor_fn(model: keras.Model, task: str):
+    """`serving_image_tensor`: uint8 RGB batch (one size per batch) to the named outputs."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, INPUT_NAME)])
+    def serve_image_tensor(images):
+        outputs = _postprocess(_logits(model, images), task)
+        shape = tf.shape(images)
+        outputs["image_size"] = tf.tile(shape[None, 1:3], [shape[0], 1])
+        return outputs
+
+    return serve_image_tensor
+
+
+def _decode(encoded: tf.Tensor) -> tf.Tensor:
+    # decode_image raises InvalidArgumentError ("Unknown image file format...") on bad bytes.
+    image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def make_bytes_fn(model: keras.Model, task: str):
+    """`serving_default`: encoded images, each decoded and segmented at its own size."""
+    channels = _output_channels(model)
+    names = ["labels", "probabilities"] + (["alpha"] if task == "foreground" else [])
+    dtypes = [tf.int32 if name == "labels" else tf.float32 for name in names]
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, INPUT_NAME)], autograph=False)
+    def serve_encoded(images):
+        count = tf.shape(images)[0]
+        decoded, sizes = _decode_all(images, count)
+        height = tf.reduce_max(tf.concat([sizes[:, 0], [0]], 0))
+        width = tf.reduce_max(tf.concat([sizes[:, 1], [0]], 0))
+
+        def body(i, arrays):
+            outputs = _postprocess(_logits(model, decoded.read(i)[None]), task)
+            padded = [
+                _pad_to(outputs[name][0], height, width, -1 if name == "labels" else 0)
+                for name in names
+            ]
+            return i + 1, tuple(a.write(i, x) for a, x in zip(arrays, padded, strict=True))
+
+        arrays = tuple(tf.TensorArray(dtype, size=count) for dtype in dtypes)
+        _, arrays = tf.while_loop(lambda i, _: i < count, body, (tf.constant(0), arrays))
+        result = {
+            name: _stack(array, height, width, channels, name)
+            for name, array in zip(names, arrays, strict=True)
+        }
+        result["image_size"] = sizes
+        return result
+
+    return serve_encoded
+
+
+def _decode_all(images: tf.Tensor, count: tf.Tensor):
+    """Decodes each encoded image to its own size: (TensorArray of images, sizes [B, 2])."""
+    decoded = tf.TensorArray(
+        tf.uint8, size=count, infer_shape=False, element_shape=tf.TensorShape([None, None, 3])
+    )
+    sizes = tf.TensorArray(tf.int32, size=count, element_shape=tf.TensorShape([2]))
+
+    def body(i, decoded, sizes):
+        image = _decode(images[i])
+        return i + 1, decoded.write(i, image), sizes.write(i, tf.shape(image)[:2])
+
+    _, decoded, sizes = tf.while_loop(
+        lambda i, *_: i < count, body, (tf.constant(0), decoded, sizes)
+    )
+    return decoded, tf.reshape(sizes.stack(), [-1, 2])
+
+
+def _pad_to(x: tf.Tensor, height, width, value) -> tf.Tensor:
+    shape = tf.shape(x)
+    paddings = [[0, height - shape[0]], [0, width - shape[1]]] + [[0, 0]] * (len(x.shape) - 2)
+    return tf.pad(x, paddings, constant_values=tf.cast(value, x.dtype))
+
+
+def _stack(array: tf.TensorArray, height, width, channels: int, name: str) -> tf.Tensor:
+    # An empty batch still returns tensors of the right rank.
+    tail = [channels] if name == "probabilities" else []
+    return tf.reshape(
+        array.stack(), tf.concat([[-1, height, width], tf.constant(tail, tf.int32)], 0)
+    )
+
+
+def _output_channels(model: keras.Model) -> int:
+    output = model.output["logits"] if isinstance(model.output, dict) else model.output
+    return int(output.shape[-1])
+
+
+def _resolve(model, info=None):
+    """(keras.Model, ModelInfo) from a zoo name / folder / `.keras` path or a model."""
+    from segtf.segment import _info_for_bare_model, load_model
+
+    if isinstance(model, keras.Model):
+        return model, info or _info_for_bare_model(model)
+    return load_model(model)
+
+
+def _version_dir(out: str | os.PathLike, name: str, version: int | None) -> pathlib.Path:
+    base = pathlib.Path(out).expanduser() / name
+    if version is None:
+        existing = (
+            [int(p.name) for p in base.glob("*") if p.name.isdigit()] if base.is_dir() else []
+        )
+        version = max(existing, default=0) + 1
+    if int(version) < 1:
+        raise ValueError(f"version {version}: TF Serving versions are positive integers")
+    target = base / str(int(version))
+    if target.exists():
+        raise FileExistsError(
+            f"{target} exists: pick another --version (TF Serving never "
+            "reloads a changed version in place)"
+        )
+    return target
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "model"
+
+
+def export_saved_model(
+    model="default",
+    out: str | os.PathLike = "exported",
+    *,
+    version: int | None = None,
+    name: str | None = None,
+    info=None,
+) -> pathlib.Path:
+    """Writes a TF Serving SavedModel to `out/<name>/<version>/` and returns that path.
+
+    Args:
+        model: a zoo name, model folder, `.keras` file, or a Keras model.
+        out: the model base folder TF Serving watches.
+        version: the version number (default: one above the highest present).
+        name: the model name in the path (default: the model's name).
+        info: a `segtf.zoo.ModelInfo` for a bare Keras model (task, classes).
+    """
+    model, info = _resolve(model, info)
+    target = _version_dir(out, _safe_name(name or info.name), version)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    bytes_fn, tensor_fn = make_bytes_fn(model, info.task), make_tensor_fn(model, info.task)
+    bytes_fn.get_concrete_function()
+    tensor_fn.get_concrete_function()
+    archive.add_endpoint(DEFAULT_SIGNATURE, bytes_fn)
+    archive.add_endpoint(TENSOR_SIGNATURE, tensor_fn)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed: TF Serving must never see half a version.
+    tmp = pathlib.Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        archive.write_out(str(tmp / "model"), verbose=False)
+        _write_assets_extra(tmp / "model", info)
+        os.replace(tmp / "model", target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("exported %s to %s", info.name, target)
+    return target
+
+
+def _write_assets_extra(folder: pathlib.Path, info) -> None:
+    """Class names and palette travel with the export (assets.extra is ignored by Serving)."""
+    import json
+
+    extra = folder / "assets.extra"
+    extra.mkdir(exist_ok=True)
+    data = {
+        "name": info.name,
+        "task": info.task,
+        "class_names": list(info.class_names),
+        "palette": [list(c) for c in info.palette],
+    }
+    (extra / "segtf.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def export_tflite(
+    model="default",
+    out: str | os.PathLike = "exported",
+    *,
+    version: int | None = None,
+    name: str | None = None,
+    input_size: tuple[int, int] | None = None,
+    info=None,
+) -> pathlib.Path:
+    """Writes `out/<name>/<version>/model.tflite` with a fixed input size.
+
+    Input `images` uint8 [1, H, W, 3] (H, W = `input_size`, default the model config's);
+    outputs as for the SavedModel (`labels`, `probabilities`, `alpha`) at that size.
+    """
+    model, info = _resolve(model, info)
+    height, width = input_size or tuple(info.model.input_size)
+    target = _version_dir(out, _safe_name(name or info.name), version)
+    flatbuffer = _convert_tflite(model, info.task, int(height), int(width))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        (tmp / "model.tflite").write_bytes(flatbuffer)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("exported %s (TFLite, %dx%d) to %s", info.name, height, width, target)
+    return target / "model.tflite"
+
+
+def _convert_tflite(model: keras.Model, task: str, height: int, width: int) -> bytes:
+    """Converts via a temporary SavedModel, so the TFLite signature keeps the output names."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    fn = _fixed_size_fn(model, task, height, width)
+    fn.get_concrete_function()
+    archive.add_endpoint(DEFAULT_SIGNATURE, fn)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, [DEFAULT_SIGNATURE])
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS,
+            tf.lite.OpsSet.SELECT_TF_OPS,
+        ]
+        return converter.convert()
+
+
+def _fixed_size_fn(model: keras.Model, task: str, height: int, width: int):
+    @tf.function(input_signature=[tf.TensorSpec([1, height, width, 3], tf.uint8, INPUT_NAME)])
+    def serve_fixed(images):
+        return _postprocess(_logits(model, images), task)
+
+    return serve_fixed
+
+
+def tflite_predict(path: str | os.PathLike, image: np.ndarray) -> dict[str, np.ndarray]:
+    """Runs an exported TFLite model on one uint8 RGB image of its input size."""
+    import warnings
+
+    with warnings.catch_warnings():  # "use ai_edge_litert": not installed here
+        warnings.simplefilter("ignore", UserWarning)
+        interpreter = tf.lite.Interpreter(model_path=str(path))
+    runner = interpreter.get_signature_runner()
+    return runner(images=np.asarray(image, np.uint8)[None])
+
+
+def export(
+    model="default",
+    out: str | os.PathLike = "exported",
+    *,
+    fmt: str = "saved_model",
+    version: int | None = None,
+    name: str | None = None,
+    input_size: tuple[int, int] | None = None,
+) -> pathlib.Path:
+    """`export_saved_model` or `export_tflite`, by `fmt`."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fmt == "tflite":
+        return export_tflite(model, out, version=version, name=name, input_size=input_size)
+    return export_saved_model(model, out, version=version, name=name)
