@@ -1,0 +1,110 @@
+"""Forward-pass speed of the registry models against peers, in one run, with ratios.
+
+Measures on this machine, float32, inside `tf.function` (graph mode, so TensorFlow's grappler
+fuses Conv+BN+ReLU as it would for `model.predict`):
+- the practical peak: a dense 3x3 conv on 8x64x64x256 -> 256, and a depthwise 3x3 conv;
+- median latency at batch 1 and per-image time at batch 8, 512x512, for segtf models and the
+  keras.io and keras-cv DeepLabV3+ peers; achieved GFLOP/s and the share of the dense peak
+  (depthwise FLOPs counted too); optionally the same with XLA (`--xla`).
+
+    python benchmarks/bench_models.py                       # default set
+    python benchmarks/bench_models.py --models deeplabv3plus_lite --xla
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from peers import PEERS  # noqa: E402
+
+from segtf import models  # noqa: E402
+from segtf.models.flops import count_flops  # noqa: E402
+
+DEFAULT_MODELS = ["deeplabv3plus_lite", "pspnet_lite", "psp_aspp_lite",
+                  "deeplabv3plus_xception65", "deeplabv3plus_resnet50"]
+
+
+def median_seconds(fn, x, repeats: int) -> float:
+    fn(x)  # trace / compile, excluded
+    fn(x)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn(x)
+        _ = out.numpy() if hasattr(out, "numpy") else out
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def conv_peak(depthwise: bool, repeats: int) -> float:
+    """GFLOP/s of a 3x3 conv on 8x64x64x256 (dense: -> 256 channels)."""
+    x = tf.random.uniform((8, 64, 64, 256))
+    if depthwise:
+        kernel = tf.random.uniform((3, 3, 256, 1))
+        fn = tf.function(lambda t: tf.nn.depthwise_conv2d(t, kernel, [1, 1, 1, 1], "SAME"))
+        flops = 2 * 9 * 8 * 64 * 64 * 256
+    else:
+        kernel = tf.random.uniform((3, 3, 256, 256))
+        fn = tf.function(lambda t: tf.nn.conv2d(t, kernel, 1, "SAME"))
+        flops = 2 * 9 * 8 * 64 * 64 * 256 * 256
+    return flops / median_seconds(fn, x, repeats) / 1e9
+
+
+def time_model(model, size: int, batches, repeats: int, xla: bool) -> dict:
+    fn = tf.function(lambda t: model(t, training=False), jit_compile=xla)
+    result = {}
+    for batch in batches:
+        x = tf.random.uniform((batch, size, size, 3), 0, 255)
+        result[batch] = median_seconds(fn, x, repeats if batch == 1 else max(2, repeats // 2))
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", default=DEFAULT_MODELS)
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--xla", action="store_true", help="also time with jit_compile=True")
+    args = parser.parse_args(argv)
+
+    dense = conv_peak(False, args.repeats)
+    depthwise = conv_peak(True, args.repeats)
+    print(f"threads: {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
+          f"TensorFlow {tf.__version__}, float32, {args.size}x{args.size}")
+    print(f"peak 3x3 conv 8x64x64x256: {dense:.0f} GFLOP/s; depthwise 3x3: {depthwise:.1f} "
+          f"GFLOP/s ({dense / depthwise:.0f}x slower)\n")
+    builders = {name: (lambda n=name: models.build(n)) for name in args.models}
+    if not args.no_peers:
+        builders.update({name: (lambda f=f: f(args.size)) for name, f in PEERS.items()})
+    rows = []
+    for name, build in builders.items():
+        model = build()
+        flops = count_flops(model, args.size, args.size)["total"]
+        variants = [("graph", False)] + ([("XLA", True)] if args.xla else [])
+        for mode, xla in variants:
+            times = time_model(model, args.size, (1, 8), args.repeats, xla)
+            rows.append((name, mode, model.count_params() / 1e6, flops / 1e9, times[1],
+                         times[8] / 8, flops / (times[8] / 8) / 1e9))
+        print(f"  timed {name}", file=sys.stderr, flush=True)
+    reference = next((r[4] for r in rows if r[0].startswith("keras.io") and r[1] == "graph"),
+                     None)
+    print("| model | mode | params (M) | GFLOPs | batch 1 (s) | batch 8 (s/img) | GFLOP/s "
+          "| % of dense peak | batch-1 time vs keras.io |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, mode, params, gflops, t1, t8, rate in rows:
+        ratio = f"{t1 / reference:.2f}x" if reference else "-"
+        print(f"| {name} | {mode} | {params:.1f} | {gflops:.1f} | {t1:.3f} | {t8:.3f} | "
+              f"{rate:.0f} | {100 * rate / dense:.0f}% | {ratio} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
