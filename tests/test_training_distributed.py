@@ -15,15 +15,30 @@ import pytest
 SCRIPT = pathlib.Path(__file__).with_name("train_script.py")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-TINY = dict(model="deeplabv3plus_lite", model_overrides={"width": 0.125, "head_filters": 16},
-            train_data="synthetic:8", num_classes=3, crop_size=[32, 32], batch_size=2,
-            optimizer="sgd", learning_rate=0.01, image_summaries=0, log_every=1)
+TINY = dict(
+    model="deeplabv3plus_lite",
+    model_overrides={"width": 0.125, "head_filters": 16},
+    train_data="synthetic:8",
+    num_classes=3,
+    crop_size=[32, 32],
+    batch_size=2,
+    optimizer="sgd",
+    learning_rate=0.01,
+    image_summaries=0,
+    log_every=1,
+)
 
 
 def _env(**extra):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT),
-               CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1", TF_NUM_INTEROP_THREADS="1",
-               TF_NUM_INTRAOP_THREADS="1")
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        PYTHONPATH=str(ROOT),
+        CUDA_VISIBLE_DEVICES="",
+        OMP_NUM_THREADS="1",
+        TF_NUM_INTEROP_THREADS="1",
+        TF_NUM_INTRAOP_THREADS="1",
+    )
     env.pop("TF_CONFIG", None)
     env.update(extra)
     return env
@@ -36,8 +51,9 @@ def _write_config(path: pathlib.Path, **fields) -> pathlib.Path:
 
 def _start(config, out, sleep=0.0, **env):
     args = [sys.executable, str(SCRIPT), str(config), str(out)] + ([str(sleep)] if sleep else [])
-    return subprocess.Popen(args, env=_env(**env), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        args, env=_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def _result(proc, timeout=150) -> dict:
@@ -46,10 +62,17 @@ def _result(proc, timeout=150) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_ends_at_the_same_step(tmp_path):
     run = tmp_path / "run"
-    config = _write_config(tmp_path / "c.json", out_dir=str(run), epochs=2, steps_per_epoch=4,
-                           checkpoint_every=2, val_data="synthetic:2")
+    config = _write_config(
+        tmp_path / "c.json",
+        out_dir=str(run),
+        epochs=2,
+        steps_per_epoch=4,
+        checkpoint_every=2,
+        val_data="synthetic:2",
+    )
     proc = _start(config, tmp_path / "a.npz", sleep=1.5)
     marker = run / "checkpoints" / "ckpt-6.index"  # step 6 = mid-way through epoch 2
     deadline = time.time() + 150
@@ -62,8 +85,15 @@ def test_sigkill_mid_epoch_then_resume_ends_at_the_same_step(tmp_path):
     history = (run / "history.csv").read_text().strip().splitlines()
     assert len(history) == 2  # header + epoch 1
 
-    resumed = _write_config(tmp_path / "r.json", out_dir=str(run), epochs=2, steps_per_epoch=4,
-                            checkpoint_every=2, val_data="synthetic:2", resume=True)
+    resumed = _write_config(
+        tmp_path / "r.json",
+        out_dir=str(run),
+        epochs=2,
+        steps_per_epoch=4,
+        checkpoint_every=2,
+        val_data="synthetic:2",
+        resume=True,
+    )
     proc = _start(resumed, tmp_path / "b.npz")
     output, _ = proc.communicate(timeout=150)
     assert proc.returncode == 0, output[-3000:]
@@ -85,15 +115,27 @@ def _free_ports(n):
     return ports
 
 
-
+@pytest.mark.slow
 def test_multi_worker_two_cpu_processes_train_the_same_weights(tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
-    config = _write_config(tmp_path / "c.json", out_dir=str(tmp_path / "run"), batch_size=4,
-                           max_steps=3, steps_per_epoch=3, strategy="multi_worker",
-                           checkpoint_every=2)
-    procs = [_start(config, tmp_path / f"w{i}.npz", TF_CONFIG=json.dumps(
-        {"cluster": cluster, "task": {"type": "worker", "index": i}})) for i in range(2)]
+    config = _write_config(
+        tmp_path / "c.json",
+        out_dir=str(tmp_path / "run"),
+        batch_size=4,
+        max_steps=3,
+        steps_per_epoch=3,
+        strategy="multi_worker",
+        checkpoint_every=2,
+    )
+    procs = [
+        _start(
+            config,
+            tmp_path / f"w{i}.npz",
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+        )
+        for i in range(2)
+    ]
     results = [_result(p, timeout=200) for p in procs]
     assert results == [{"step": 3, "iterations": 3}] * 2
     a, b = (np.load(tmp_path / f"w{i}.npz") for i in range(2))

@@ -31,7 +31,9 @@ def main() -> None:
     trainer = Trainer(config)
     result = trainer.fit()
     np.savez(sys.argv[2], *[w.numpy() for w in trainer.model.weights])
-    print(json.dumps({"step": result.step, "iterations": int(trainer.optimizer.iterations.numpy())}))
+    print(
+        json.dumps({"step": result.step, "iterations": int(trainer.optimizer.iterations.numpy())})
+    )
 
 
 if __name__ == "__main__":

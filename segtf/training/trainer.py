@@ -161,8 +161,7 @@ class Trainer:
         """Averages non-trainable float variables (BatchNorm moving statistics) over all
         replicas and workers. Keras 3 keeps them per replica, so without this each worker
         would save its own; timm's `distribute_bn` does the same at epoch ends."""
-        variables = [v for v in self.model.non_trainable_variables
-                     if "float" in str(v.dtype)]
+        variables = [v for v in self.model.non_trainable_variables if "float" in str(v.dtype)]
         if self.strategy.num_replicas_in_sync == 1 or not variables:
             return lambda: None
 
@@ -170,8 +169,9 @@ class Trainer:
         def sync():
             local = self.strategy.run(lambda: [tf.identity(v.value) for v in variables])
             for variable, values in zip(variables, local, strict=True):
-                variable.assign(self.strategy.reduce(tf.distribute.ReduceOp.MEAN, values,
-                                                     axis=None))
+                variable.assign(
+                    self.strategy.reduce(tf.distribute.ReduceOp.MEAN, values, axis=None)
+                )
 
         return sync
 
