@@ -27,8 +27,13 @@ from peers import PEERS  # noqa: E402
 from segtf import models  # noqa: E402
 from segtf.models.flops import count_flops  # noqa: E402
 
-DEFAULT_MODELS = ["deeplabv3plus_lite", "pspnet_lite", "psp_aspp_lite",
-                  "deeplabv3plus_xception65", "deeplabv3plus_resnet50"]
+DEFAULT_MODELS = [
+    "deeplabv3plus_lite",
+    "pspnet_lite",
+    "psp_aspp_lite",
+    "deeplabv3plus_xception65",
+    "deeplabv3plus_resnet50",
+]
 
 
 def median_seconds(fn, x, repeats: int) -> float:
@@ -77,10 +82,14 @@ def main(argv=None) -> int:
 
     dense = conv_peak(False, args.repeats)
     depthwise = conv_peak(True, args.repeats)
-    print(f"threads: {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
-          f"TensorFlow {tf.__version__}, float32, {args.size}x{args.size}")
-    print(f"peak 3x3 conv 8x64x64x256: {dense:.0f} GFLOP/s; depthwise 3x3: {depthwise:.1f} "
-          f"GFLOP/s ({dense / depthwise:.0f}x slower)\n")
+    print(
+        f"threads: {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
+        f"TensorFlow {tf.__version__}, float32, {args.size}x{args.size}"
+    )
+    print(
+        f"peak 3x3 conv 8x64x64x256: {dense:.0f} GFLOP/s; depthwise 3x3: {depthwise:.1f} "
+        f"GFLOP/s ({dense / depthwise:.0f}x slower)\n"
+    )
     builders = {name: (lambda n=name: models.build(n)) for name in args.models}
     if not args.no_peers:
         builders.update({name: (lambda f=f: f(args.size)) for name, f in PEERS.items()})
@@ -91,18 +100,30 @@ def main(argv=None) -> int:
         variants = [("graph", False)] + ([("XLA", True)] if args.xla else [])
         for mode, xla in variants:
             times = time_model(model, args.size, (1, 8), args.repeats, xla)
-            rows.append((name, mode, model.count_params() / 1e6, flops / 1e9, times[1],
-                         times[8] / 8, flops / (times[8] / 8) / 1e9))
+            rows.append(
+                (
+                    name,
+                    mode,
+                    model.count_params() / 1e6,
+                    flops / 1e9,
+                    times[1],
+                    times[8] / 8,
+                    flops / (times[8] / 8) / 1e9,
+                )
+            )
         print(f"  timed {name}", file=sys.stderr, flush=True)
-    reference = next((r[4] for r in rows if r[0].startswith("keras.io") and r[1] == "graph"),
-                     None)
-    print("| model | mode | params (M) | GFLOPs | batch 1 (s) | batch 8 (s/img) | GFLOP/s "
-          "| % of dense peak | batch-1 time vs keras.io |")
+    reference = next((r[4] for r in rows if r[0].startswith("keras.io") and r[1] == "graph"), None)
+    print(
+        "| model | mode | params (M) | GFLOPs | batch 1 (s) | batch 8 (s/img) | GFLOP/s "
+        "| % of dense peak | batch-1 time vs keras.io |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, mode, params, gflops, t1, t8, rate in rows:
         ratio = f"{t1 / reference:.2f}x" if reference else "-"
-        print(f"| {name} | {mode} | {params:.1f} | {gflops:.1f} | {t1:.3f} | {t8:.3f} | "
-              f"{rate:.0f} | {100 * rate / dense:.0f}% | {ratio} |")
+        print(
+            f"| {name} | {mode} | {params:.1f} | {gflops:.1f} | {t1:.3f} | {t8:.3f} | "
+            f"{rate:.0f} | {100 * rate / dense:.0f}% | {ratio} |"
+        )
     return 0
 
 

@@ -22,7 +22,9 @@ from segtf.models.config import ModelConfig
 
 logger = logging.getLogger(__name__)
 
-ZOO_DIR = pathlib.Path(os.environ.get("SEGTF_ZOO", pathlib.Path(__file__).resolve().parents[1] / "models"))
+ZOO_DIR = pathlib.Path(
+    os.environ.get("SEGTF_ZOO", pathlib.Path(__file__).resolve().parents[1] / "models")
+)
 DEFAULT_MODEL = "camvid_deeplabv3plus_lite"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -77,8 +79,10 @@ def resolve_model_path(name_or_path: str | os.PathLike) -> pathlib.Path:
         return path
     if (ZOO_DIR / text / CONFIG_FILE).is_file():
         return ZOO_DIR / text
-    raise ValueError(f"No model named or found at {text!r}. Zoo models: "
-                     f"{', '.join(list_zoo()) or '(none)'}; or pass a model folder or .keras file.")
+    raise ValueError(
+        f"No model named or found at {text!r}. Zoo models: "
+        f"{', '.join(list_zoo()) or '(none)'}; or pass a model folder or .keras file."
+    )
 
 
 def load_info(name_or_path: str | os.PathLike) -> ModelInfo:
@@ -86,8 +90,10 @@ def load_info(name_or_path: str | os.PathLike) -> ModelInfo:
     path = resolve_model_path(name_or_path)
     config_path = path / CONFIG_FILE if path.is_dir() else path.with_suffix(".json")
     if not config_path.is_file():
-        raise ValueError(f"{path}: no {config_path.name} beside it; save models with "
-                         "segtf.zoo.save_model_folder so their classes and palette travel along")
+        raise ValueError(
+            f"{path}: no {config_path.name} beside it; save models with "
+            "segtf.zoo.save_model_folder so their classes and palette travel along"
+        )
     with open(config_path, encoding="utf-8") as f:
         return ModelInfo.from_dict(json.load(f))
 
@@ -118,8 +124,13 @@ def _atomic_write_text(path: pathlib.Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def save_model_folder(model: keras.Model, info: ModelInfo, folder: str | os.PathLike,
-                      card: str | None = None, overwrite: bool = False) -> pathlib.Path:
+def save_model_folder(
+    model: keras.Model,
+    info: ModelInfo,
+    folder: str | os.PathLike,
+    card: str | None = None,
+    overwrite: bool = False,
+) -> pathlib.Path:
     """Writes weights + config.json (+ card) into `folder`, atomically: a temporary sibling
     folder is filled, then swapped in, so a crash never leaves half a model."""
     folder = pathlib.Path(folder)

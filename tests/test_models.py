@@ -21,11 +21,14 @@ def images(batch, height, width, seed=0):
     return np.random.default_rng(seed).uniform(0, 255, (batch, height, width, 3)).astype("float32")
 
 
-@pytest.mark.parametrize("output_stride,expected", [
-    (32, {"P1": 2, "P2": 4, "P3": 8, "P4": 16, "P5": 32}),
-    (16, {"P1": 2, "P2": 4, "P3": 8, "P4": 16, "P5": 16}),
-    (8, {"P1": 2, "P2": 4, "P3": 8, "P4": 8, "P5": 8}),
-])
+@pytest.mark.parametrize(
+    "output_stride,expected",
+    [
+        (32, {"P1": 2, "P2": 4, "P3": 8, "P4": 16, "P5": 32}),
+        (16, {"P1": 2, "P2": 4, "P3": 8, "P4": 16, "P5": 16}),
+        (8, {"P1": 2, "P2": 4, "P3": 8, "P4": 8, "P5": 8}),
+    ],
+)
 @pytest.mark.parametrize("variant", ["xception41", "xception71"])
 def test_pyramid_levels_have_the_expected_strides(variant, output_stride, expected):
     backbone = build_xception_backbone(variant, output_stride, width=0.125)
@@ -101,8 +104,9 @@ def test_keras_file_round_trip_in_safe_mode(tmp_path, name):
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in loaded.layers)
 
 
-@pytest.mark.parametrize("name", ["deeplabv3plus_lite", "pspnet_lite", "psp_aspp_lite",
-                                  "deeplabv3plus_resnet50"])
+@pytest.mark.parametrize(
+    "name", ["deeplabv3plus_lite", "pspnet_lite", "psp_aspp_lite", "deeplabv3plus_resnet50"]
+)
 def test_one_training_step_reaches_every_weight(name):
     model = tiny(name, with_aux=True)
     x = tf.constant(images(2, 64, 64))
@@ -110,11 +114,16 @@ def test_one_training_step_reaches_every_weight(name):
     with tf.GradientTape() as tape:
         out = model(x, training=True)
         outputs = out.values() if isinstance(out, dict) else [out]
-        loss = sum(tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-            labels, y, from_logits=True)) for y in outputs)
+        loss = sum(
+            tf.reduce_mean(
+                keras.losses.sparse_categorical_crossentropy(labels, y, from_logits=True)
+            )
+            for y in outputs
+        )
     grads = tape.gradient(loss, model.trainable_weights)
-    missing = [w.path for w, g in zip(model.trainable_weights, grads)
-               if g is None or not np.any(g.numpy())]
+    missing = [
+        w.path for w, g in zip(model.trainable_weights, grads) if g is None or not np.any(g.numpy())
+    ]
     assert not missing, f"weights without gradient: {missing[:5]}"
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
+import shlex
 import sys
 import time
 import types
@@ -37,8 +37,13 @@ from segtf.models import build  # noqa: E402
 IGNORE = 255
 
 
-def load_split(folder: pathlib.Path, split: str, task: str, label_map: dict[int, int],
-               max_side: int | None = None):
+def load_split(
+    folder: pathlib.Path,
+    split: str,
+    task: str,
+    label_map: dict[int, int],
+    max_side: int | None = None,
+):
     """Reads image/mask pairs (same stem) into memory as uint8 arrays; with `max_side`,
     shrinks each pair so its longer side is at most that (masks with nearest neighbour)."""
     images, masks = [], []
@@ -78,7 +83,7 @@ def crop_pair(image, mask, crop, rng, mask_fill):
         mask = np.pad(mask, ((0, ph), (0, pw)), constant_values=mask_fill)
         h, w = mask.shape
     y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-    return image[y:y + ch, x:x + cw], mask[y:y + ch, x:x + cw]
+    return image[y : y + ch, x : x + cw], mask[y : y + ch, x : x + cw]
 
 
 def jitter(image, rng):
@@ -90,8 +95,9 @@ def jitter(image, rng):
 
 
 class AugmentedPairs(keras.utils.PyDataset):
-    def __init__(self, images, masks, batch, crop, task, seed, scale=(0.5, 2.0),
-                 output_names=None, **kwargs):
+    def __init__(
+        self, images, masks, batch, crop, task, seed, scale=(0.5, 2.0), output_names=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.scale, self.output_names = scale, output_names
         self.images, self.masks, self.batch, self.crop, self.task = images, masks, batch, crop, task
@@ -109,7 +115,7 @@ class AugmentedPairs(keras.utils.PyDataset):
         rng = np.random.default_rng((self.seed, self.epoch, index))
         fill = 0 if self.task == "foreground" else IGNORE
         xs, ys = [], []
-        for i in self.order[index * self.batch:(index + 1) * self.batch]:
+        for i in self.order[index * self.batch : (index + 1) * self.batch]:
             image, mask = resize_pair(self.images[i], self.masks[i], rng.uniform(*self.scale))
             image, mask = crop_pair(image, mask, self.crop, rng, fill)
             if rng.random() < 0.5:
@@ -138,13 +144,14 @@ def median_frequency_weights(masks, num_classes):
 
 def confusion(pred, label, num_classes):
     valid = label != IGNORE
-    return np.bincount(num_classes * label[valid].astype(np.int64) + pred[valid],
-                       minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    return np.bincount(
+        num_classes * label[valid].astype(np.int64) + pred[valid], minlength=num_classes**2
+    ).reshape(num_classes, num_classes)
 
 
 def evaluate_semantic(model, images, masks, num_classes):
     cm = np.zeros((num_classes, num_classes), np.int64)
-    for image, mask in zip(images, masks):
+    for image, mask in zip(images, masks, strict=True):
         logits = model.predict_on_batch(image[None].astype(np.float32))
         cm += confusion(np.asarray(logits)[0].argmax(-1), mask, num_classes)
     iou = np.diag(cm) / np.maximum(cm.sum(0) + cm.sum(1) - np.diag(cm), 1)
@@ -161,7 +168,7 @@ def pad_to(image, mask, size):
 
 def evaluate_foreground(model, images, masks, size=320):
     maes, ious = [], []
-    for image, mask in zip(images, masks):
+    for image, mask in zip(images, masks, strict=True):
         padded, (h, w) = pad_to(image, mask, size)
         out = model.predict_on_batch(padded[None])
         out = out["logits"] if isinstance(out, dict) else out
@@ -200,8 +207,14 @@ class ValidateAndKeepBest(keras.callbacks.Callback):
         if (epoch + 1) % self.every and not last:
             return
         score, detail = self.evaluate(self.model)
-        self.history.append({"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)),
-                             "val_score": score, "detail": detail})
+        self.history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": float(logs.get("loss", np.nan)),
+                "val_score": score,
+                "detail": detail,
+            }
+        )
         print(f"epoch {epoch + 1}: loss {logs.get('loss'):.4f} val {score:.4f}", flush=True)
         if score > self.best:
             self.best = score
@@ -211,8 +224,15 @@ class ValidateAndKeepBest(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def make_loss(task, num_classes, class_weights, output_names=None, mix=(1.0, 1.0, 1.0),
-              edge_weight=0.5, stage_weight=0.5):
+def make_loss(
+    task,
+    num_classes,
+    class_weights,
+    output_names=None,
+    mix=(1.0, 1.0, 1.0),
+    edge_weight=0.5,
+    stage_weight=0.5,
+):
     """Semantic: weighted cross-entropy. Foreground: BiRefNet's BCE + IoU + SSIM mix on the
     alpha (and, for deep-supervised models, on every stage), gradient-aware BCE on edge maps."""
     if task == "semantic":
@@ -232,13 +252,27 @@ def make_loss(task, num_classes, class_weights, output_names=None, mix=(1.0, 1.0
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, type=pathlib.Path, nargs="+",
-                   help="folders with train/ and val/, each holding images/ and masks/")
+    p.add_argument(
+        "--data",
+        required=True,
+        type=pathlib.Path,
+        nargs="+",
+        help="folders with train/ and val/, each holding images/ and masks/",
+    )
     p.add_argument("--max-side", type=int, default=None, help="shrink pairs on load")
-    p.add_argument("--mix", type=float, nargs=3, default=(1.0, 1.0, 1.0),
-                   help="foreground loss weights: BCE IoU SSIM")
-    p.add_argument("--edge-weight", type=float, default=0.5,
-                   help="weight of the gradient-aware edge loss (0 disables it)")
+    p.add_argument(
+        "--mix",
+        type=float,
+        nargs=3,
+        default=(1.0, 1.0, 1.0),
+        help="foreground loss weights: BCE IoU SSIM",
+    )
+    p.add_argument(
+        "--edge-weight",
+        type=float,
+        default=0.5,
+        help="weight of the gradient-aware edge loss (0 disables it)",
+    )
     p.add_argument("--model", default="deeplabv3plus_lite")
     p.add_argument("--task", default="semantic", choices=["semantic", "foreground"])
     p.add_argument("--num-classes", type=int, default=11)
@@ -250,9 +284,13 @@ def main(argv=None):
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--class-weights", default="median", choices=["median", "none"])
     p.add_argument("--budget-s", type=float, default=480)
-    p.add_argument("--epochs", type=int, default=None,
-                   help="train exactly this many epochs after the calibration epoch "
-                        "(default: as many as fit in --budget-s)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="train exactly this many epochs after the calibration epoch "
+        "(default: as many as fit in --budget-s)",
+    )
     p.add_argument("--eval-every", type=int, default=10)
     p.add_argument("--precision", default="mixed_bfloat16")
     p.add_argument("--workers", type=int, default=12)
@@ -262,6 +300,13 @@ def main(argv=None):
     args = p.parse_args(argv)
     start = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
+    command = (
+        "KERAS_BACKEND="
+        + keras.backend.backend()
+        + " python "
+        + shlex.join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
+    )
+    (args.out / "command.txt").write_text(command + "\n")
     keras.utils.set_random_seed(args.seed)
     keras.mixed_precision.set_global_policy(args.precision)
     label_map = dict(tuple(map(int, kv.split(":"))) for kv in args.label_map.split(",") if kv)
@@ -271,39 +316,61 @@ def main(argv=None):
             images, masks = load_split(folder, split, args.task, label_map, args.max_side)
             into[0].extend(images)
             into[1].extend(masks)
-    print(f"loaded {len(train[0])} train / {len(val[0])} val in {time.time() - start:.0f}s", flush=True)
+    print(
+        f"loaded {len(train[0])} train / {len(val[0])} val in {time.time() - start:.0f}s",
+        flush=True,
+    )
     weights = None
     if args.task == "semantic" and args.class_weights == "median":
         weights = median_frequency_weights(train[1], args.num_classes).tolist()
         print("class weights", np.round(weights, 3).tolist(), flush=True)
-    model = build(args.model, num_classes=args.num_classes, with_aux=True,
-                  **json.loads(args.override))
+    model = build(
+        args.model, num_classes=args.num_classes, with_aux=True, **json.loads(args.override)
+    )
     output_names = list(model.output.keys()) if isinstance(model.output, dict) else None
-    data = AugmentedPairs(*train, args.batch, tuple(args.crop), args.task, args.seed,
-                          scale=tuple(args.scale), output_names=output_names,
-                          workers=args.workers,
-                          use_multiprocessing=args.workers > 1, max_queue_size=32)
+    data = AugmentedPairs(
+        *train,
+        args.batch,
+        tuple(args.crop),
+        args.task,
+        args.seed,
+        scale=tuple(args.scale),
+        output_names=output_names,
+        workers=args.workers,
+        use_multiprocessing=args.workers > 1,
+        max_queue_size=32,
+    )
     if args.task == "semantic":
         loss, loss_weights = make_loss(args.task, args.num_classes, weights), None
     else:
-        loss, loss_weights = make_loss(args.task, 1, None, output_names, tuple(args.mix),
-                                       args.edge_weight)
+        loss, loss_weights = make_loss(
+            args.task, 1, None, output_names, tuple(args.mix), args.edge_weight
+        )
 
     # Calibration epoch at a low learning rate (also the warm-up): measures step time.
-    model.compile(keras.optimizers.AdamW(args.lr * 0.1, weight_decay=args.weight_decay), loss,
-                  loss_weights=loss_weights)
+    model.compile(
+        keras.optimizers.AdamW(args.lr * 0.1, weight_decay=args.weight_decay),
+        loss,
+        loss_weights=loss_weights,
+    )
     timer = BatchTimer()
     model.fit(data, epochs=1, callbacks=[timer], verbose=2)
     step_s = float(np.median(timer.times))
     remaining = args.budget_s - (time.time() - start) - 60  # recompile + final evaluation
     epochs = args.epochs or max(1, int(remaining / (step_s * len(data) * 1.15)))
-    print(f"step {step_s * 1000:.0f} ms ({args.batch / step_s:.0f} img/s); training {epochs} epochs",
-          flush=True)
+    print(
+        f"step {step_s * 1000:.0f} ms ({args.batch / step_s:.0f} img/s); training {epochs} epochs",
+        flush=True,
+    )
 
     schedule = keras.optimizers.schedules.PolynomialDecay(
-        args.lr, decay_steps=epochs * len(data), end_learning_rate=args.lr * 0.01, power=0.9)
-    model.compile(keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay), loss,
-                  loss_weights=loss_weights)
+        args.lr, decay_steps=epochs * len(data), end_learning_rate=args.lr * 0.01, power=0.9
+    )
+    model.compile(
+        keras.optimizers.AdamW(schedule, weight_decay=args.weight_decay),
+        loss,
+        loss_weights=loss_weights,
+    )
     if args.task == "semantic":
         evaluate = lambda m: evaluate_semantic(m, *val, args.num_classes)  # noqa: E731
     else:
@@ -313,10 +380,17 @@ def main(argv=None):
     fit_start = time.time()
     model.fit(data, epochs=epochs, callbacks=[keeper], verbose=2)
     model.save_weights(args.out / "last.weights.h5")
-    summary = {"args": {k: str(v) for k, v in vars(args).items()}, "epochs": epochs + 1,
-               "step_ms": step_s * 1000, "train_s": time.time() - fit_start,
-               "total_s": time.time() - start, "best_val": keeper.best, "history": keeper.history,
-               "class_weights": weights, "backend": keras.backend.backend()}
+    summary = {
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "epochs": epochs + 1,
+        "step_ms": step_s * 1000,
+        "train_s": time.time() - fit_start,
+        "total_s": time.time() - start,
+        "best_val": keeper.best,
+        "history": keeper.history,
+        "class_weights": weights,
+        "backend": keras.backend.backend(),
+    }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps({k: summary[k] for k in ("epochs", "step_ms", "train_s", "best_val")}))
 

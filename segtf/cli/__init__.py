@@ -12,8 +12,15 @@ import logging
 import sys
 
 # Sub-command modules, in the order `segtf --help` lists them.
-COMMAND_MODULES = ("models_cmd", "data_cmd", "train_cmd", "evaluate_cmd", "segment_cmd",
-                   "export_cmd", "viewer_cmd")
+COMMAND_MODULES = (
+    "models_cmd",
+    "data_cmd",
+    "train_cmd",
+    "evaluate_cmd",
+    "segment_cmd",
+    "export_cmd",
+    "viewer_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,8 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

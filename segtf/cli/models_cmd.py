@@ -8,8 +8,14 @@ import argparse
 def register(subparsers) -> None:
     parser = subparsers.add_parser("models", help="list the model registry (parameters, FLOPs)")
     parser.add_argument("names", nargs="*", help="models to show (default: all)")
-    parser.add_argument("--size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"),
-                        help="input size for the FLOP count (default 512 512)")
+    parser.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=(512, 512),
+        metavar=("H", "W"),
+        help="input size for the FLOP count (default 512 512)",
+    )
     parser.add_argument("--no-flops", action="store_true", help="skip the (slower) FLOP count")
     parser.set_defaults(func=run)
 
@@ -28,8 +34,11 @@ def run(args: argparse.Namespace) -> int:
         config = models.get_config(name)
         model = models.build(name)
         flops = "-" if args.no_flops else f"{count_flops(model, h, w)['total'] / 1e9:.1f}"
-        print(f"| {name} | {config.architecture} | {config.backbone} | {config.output_stride} "
-              f"| {config.width:g} | {model.count_params() / 1e6:.2f} | {flops} |", flush=True)
+        print(
+            f"| {name} | {config.architecture} | {config.backbone} | {config.output_stride} "
+            f"| {config.width:g} | {model.count_params() / 1e6:.2f} | {flops} |",
+            flush=True,
+        )
     trained = zoo.list_zoo()
     print(f"\nTrained models in the zoo: {', '.join(trained) if trained else '(none)'}")
     return 0

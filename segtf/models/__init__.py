@@ -10,5 +10,12 @@ from segtf.models.registry import (
     register_model,
 )
 
-__all__ = ["MODELS", "ModelConfig", "build", "build_from_config", "get_config", "list_models",
-           "register_model"]
+__all__ = [
+    "MODELS",
+    "ModelConfig",
+    "build",
+    "build_from_config",
+    "get_config",
+    "list_models",
+    "register_model",
+]

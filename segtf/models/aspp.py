@@ -20,8 +20,14 @@ def image_pooling_branch(x, filters: int, name: str):
     return ResizeLike("bilinear", name=f"{name}_resize")([pooled, x])
 
 
-def aspp(x, filters: int = 256, output_stride: int = 16, separable: bool = True,
-         dropout: float = 0.1, name: str = "aspp"):
+def aspp(
+    x,
+    filters: int = 256,
+    output_stride: int = 16,
+    separable: bool = True,
+    dropout: float = 0.1,
+    name: str = "aspp",
+):
     """1x1 branch, three 3x3 atrous branches, image pooling; concat, 1x1 projection, dropout."""
     branches = [conv_bn_relu(x, filters, kernel=1, name=f"{name}_b0")]
     for i, rate in enumerate(aspp_rates(output_stride), start=1):

@@ -20,24 +20,51 @@ def batch_norm(x, name: str):
     return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)(x)
 
 
-def conv_bn_relu(x, filters: int, kernel: int = 3, strides: int = 1, dilation: int = 1,
-                 name: str = "cbr", relu: bool = True):
+def conv_bn_relu(
+    x,
+    filters: int,
+    kernel: int = 3,
+    strides: int = 1,
+    dilation: int = 1,
+    name: str = "cbr",
+    relu: bool = True,
+):
     """Conv -> BN -> ReLU."""
-    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", dilation_rate=dilation,
-                      use_bias=False, name=f"{name}_conv")(x)
+    x = layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding="same",
+        dilation_rate=dilation,
+        use_bias=False,
+        name=f"{name}_conv",
+    )(x)
     x = batch_norm(x, f"{name}_bn")
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
-def sep_conv_bn_relu(x, filters: int, kernel: int = 3, strides: int = 1, dilation: int = 1,
-                     name: str = "sep", relu_after: bool = True):
+def sep_conv_bn_relu(
+    x,
+    filters: int,
+    kernel: int = 3,
+    strides: int = 1,
+    dilation: int = 1,
+    name: str = "sep",
+    relu_after: bool = True,
+):
     """Depthwise -> BN -> ReLU -> pointwise -> BN (-> ReLU), DeepLabv3+'s separable conv.
 
     BN + ReLU after the depthwise conv is what section 3.2 of Chen et al. (2018) adds to
     Xception. Strided depthwise convs replace max-pooling so atrous rates can apply.
     """
-    x = layers.DepthwiseConv2D(kernel, strides=strides, padding="same", dilation_rate=dilation,
-                               use_bias=False, name=f"{name}_dw")(x)
+    x = layers.DepthwiseConv2D(
+        kernel,
+        strides=strides,
+        padding="same",
+        dilation_rate=dilation,
+        use_bias=False,
+        name=f"{name}_dw",
+    )(x)
     x = batch_norm(x, f"{name}_dw_bn")
     x = layers.ReLU(name=f"{name}_dw_relu")(x)
     x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(x)

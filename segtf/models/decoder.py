@@ -8,8 +8,14 @@ from segtf.models.blocks import conv_bn_relu, sep_conv_bn_relu
 from segtf.models.layers import ResizeLike
 
 
-def deeplab_decoder(context, low_level, filters: int = 256, low_level_filters: int = 48,
-                    separable: bool = True, name: str = "decoder"):
+def deeplab_decoder(
+    context,
+    low_level,
+    filters: int = 256,
+    low_level_filters: int = 48,
+    separable: bool = True,
+    name: str = "decoder",
+):
     """Project low-level features to 48 channels, upsample the context to their size,
     concatenate, and apply two 3x3 (separable) convs."""
     low = conv_bn_relu(low_level, low_level_filters, kernel=1, name=f"{name}_low")

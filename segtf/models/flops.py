@@ -20,18 +20,29 @@ def count_flops(model: keras.Model, height: int = 512, width: int = 512, batch: 
     spec = tf.TensorSpec((batch, height, width, 3), tf.float32)
     concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
     frozen = convert_variables_to_constants_v2(concrete)
-    options = option_builder.ProfileOptionBuilder(
-        option_builder.ProfileOptionBuilder.float_operation()).with_empty_output().build()
+    options = (
+        option_builder.ProfileOptionBuilder(option_builder.ProfileOptionBuilder.float_operation())
+        .with_empty_output()
+        .build()
+    )
     info = model_analyzer.profile(frozen.graph, options=options)
-    op_options = option_builder.ProfileOptionBuilder(
-        option_builder.ProfileOptionBuilder.float_operation()).with_empty_output().select(
-        ["float_ops"]).order_by("float_ops").build()
+    op_options = (
+        option_builder.ProfileOptionBuilder(option_builder.ProfileOptionBuilder.float_operation())
+        .with_empty_output()
+        .select(["float_ops"])
+        .order_by("float_ops")
+        .build()
+    )
     by_type = model_analyzer.profile(frozen.graph, cmd="op", options=op_options)
-    by_op = {child.name: child.total_float_ops for child in by_type.children
-             if child.total_float_ops}
+    by_op = {
+        child.name: child.total_float_ops for child in by_type.children if child.total_float_ops
+    }
     # The profiler has no FLOP statistic for depthwise convs: count them from their shapes.
-    depthwise = sum(_depthwise_flops(op) for op in frozen.graph.get_operations()
-                    if op.type == "DepthwiseConv2dNative")
+    depthwise = sum(
+        _depthwise_flops(op)
+        for op in frozen.graph.get_operations()
+        if op.type == "DepthwiseConv2dNative"
+    )
     if depthwise:
         by_op["DepthwiseConv2dNative"] = depthwise
     return {"total": info.total_float_ops + depthwise, "by_op": by_op}

@@ -135,8 +135,9 @@ class PatchReference(keras.layers.Layer):
         p = self.patch
         shape = ops.shape(reference)
         h, w = shape[1], shape[2]
-        image = ops.image.resize(ops.cast(image, self.compute_dtype), (h * p, w * p),
-                                 interpolation="bilinear")
+        image = ops.image.resize(
+            ops.cast(image, self.compute_dtype), (h * p, w * p), interpolation="bilinear"
+        )
         channels = image.shape[-1]
         x = ops.reshape(image, (-1, h, p, w, p, channels))
         x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
@@ -144,7 +145,7 @@ class PatchReference(keras.layers.Layer):
 
     def compute_output_shape(self, input_shapes):
         image_shape, ref_shape = input_shapes
-        return (image_shape[0], ref_shape[1], ref_shape[2], self.patch ** 2 * image_shape[-1])
+        return (image_shape[0], ref_shape[1], ref_shape[2], self.patch**2 * image_shape[-1])
 
     def get_config(self):
         return {**super().get_config(), "patch": self.patch}

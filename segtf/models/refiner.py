@@ -34,10 +34,17 @@ STAGES = (("P4", 8), ("P3", 8), ("P2", 4), ("P1", 2))
 def localisation_module(features: dict, config: ModelConfig, name: str = "loc"):
     """Global context on the deepest features: ASPP and PSP pooling, fused and squeezed."""
     deep = features["P5"]
-    context = aspp(deep, config.head_filters, config.output_stride,
-                   separable=config.separable_head, dropout=0.0, name=f"{name}_aspp")
-    pooled = pyramid_pooling(deep, config.psp_bins, filters=max(8, config.head_filters // 4),
-                             name=f"{name}_psp")
+    context = aspp(
+        deep,
+        config.head_filters,
+        config.output_stride,
+        separable=config.separable_head,
+        dropout=0.0,
+        name=f"{name}_aspp",
+    )
+    pooled = pyramid_pooling(
+        deep, config.psp_bins, filters=max(8, config.head_filters // 4), name=f"{name}_psp"
+    )
     x = layers.Concatenate(name=f"{name}_concat")([context, pooled])
     return conv_bn_relu(x, config.head_filters, kernel=1, name=f"{name}_squeeze")
 
@@ -75,7 +82,9 @@ def prediction(x, images, name: str):
     return ResizeLike("bilinear", dtype="float32", name=f"{name}_logits")([logits, images])
 
 
-def build_refiner(config: ModelConfig, name: str = "refiner", with_aux: bool = False) -> keras.Model:
+def build_refiner(
+    config: ModelConfig, name: str = "refiner", with_aux: bool = False
+) -> keras.Model:
     """Builds the refiner: 0..255 RGB `(batch, H, W, 3)` -> alpha logits `(batch, H, W, 1)`.
 
     `with_aux=True` returns the training graph: a dict with `logits`, each stage's
@@ -83,8 +92,10 @@ def build_refiner(config: ModelConfig, name: str = "refiner", with_aux: bool = F
     all float32 at the input size. The inference graph has the same layers and weights.
     """
     if config.num_classes != 1:
-        raise ValueError(f"the refiner predicts one alpha channel; num_classes must be 1, "
-                         f"got {config.num_classes}")
+        raise ValueError(
+            f"the refiner predicts one alpha channel; num_classes must be 1, "
+            f"got {config.num_classes}"
+        )
     images = keras.Input((None, None, 3), name="images")
     features = backbone_features(images, config)
     filters = config.head_filters
@@ -92,16 +103,19 @@ def build_refiner(config: ModelConfig, name: str = "refiner", with_aux: bool = F
     aux = {"stage5_logits": prediction(x, images, "stage5")}
     for level, patch in STAGES:
         width = max(16, filters // 2) if level in ("P2", "P1") else filters
-        x, edge = reconstruction_stage(x, features[level], images, patch, width,
-                                       name=f"stage{level[1]}")
+        x, edge = reconstruction_stage(
+            x, features[level], images, patch, width, name=f"stage{level[1]}"
+        )
         aux[f"stage{level[1]}_logits"] = prediction(x, images, f"stage{level[1]}")
         aux[f"edge{level[1]}_logits"] = ResizeLike(
-            "bilinear", dtype="float32", name=f"edge{level[1]}_logits")([edge, images])
+            "bilinear", dtype="float32", name=f"edge{level[1]}_logits"
+        )([edge, images])
     # Full resolution: the image itself (1x1 patches) is the last source reference.
     x = ResizeLike("bilinear", name="final_up")([x, images])
     # Scale pixels to [-1, 1] before the full-resolution source reference conv.
-    source = conv_bn_relu(Preprocess("xception", name="final_preprocess")(images), 16,
-                          name="final_src")
+    source = conv_bn_relu(
+        Preprocess("xception", name="final_preprocess")(images), 16, name="final_src"
+    )
     x = layers.Concatenate(name="final_concat")([x, source])
     x = conv_bn_relu(x, 16, name="final_conv")
     logits = prediction(x, images, "final")

@@ -13,28 +13,43 @@ _PAPER = ModelConfig(architecture="deeplabv3plus", backbone="xception65", num_cl
 # CPU-sized variants: chosen by benchmarks/bench_models.py so that a 512x512 forward pass on
 # 2 cores stays well under a second. Dense (not separable) head convs: on CPUs they run
 # ~13x closer to peak than depthwise convs, so the head's FLOPs buy more accuracy per second.
-_LITE = dict(backbone="xception41", width=0.25, output_stride=16, head_filters=96,
-             separable_head=False)
+_LITE = dict(
+    backbone="xception41", width=0.25, output_stride=16, head_filters=96, separable_head=False
+)
 
 MODELS: dict[str, ModelConfig] = {
     "deeplabv3plus_xception65": _PAPER,
     "deeplabv3plus_xception41": dataclasses.replace(_PAPER, backbone="xception41"),
     "deeplabv3plus_xception71": dataclasses.replace(_PAPER, backbone="xception71"),
-    "pspnet_xception65": dataclasses.replace(_PAPER, architecture="pspnet", head_filters=512,
-                                             aux_head=True),
+    "pspnet_xception65": dataclasses.replace(
+        _PAPER, architecture="pspnet", head_filters=512, aux_head=True
+    ),
     "psp_aspp_xception65": dataclasses.replace(_PAPER, architecture="psp_aspp"),
-    "deeplabv3plus_resnet50": dataclasses.replace(_PAPER, backbone="resnet50", output_stride=16,
-                                                  separable_head=False),
+    "deeplabv3plus_resnet50": dataclasses.replace(
+        _PAPER, backbone="resnet50", output_stride=16, separable_head=False
+    ),
     "deeplabv3plus_lite": dataclasses.replace(_PAPER, **_LITE),
     "pspnet_lite": dataclasses.replace(_PAPER, architecture="pspnet", aux_head=True, **_LITE),
     "psp_aspp_lite": dataclasses.replace(_PAPER, architecture="psp_aspp", **_LITE),
     # Foreground refiner: output stride 32 so the reconstruction stages climb a real pyramid.
     "refiner_xception65": dataclasses.replace(
-        _PAPER, architecture="refiner", num_classes=1, task="foreground", output_stride=32,
-        head_filters=128, aux_head=True, input_size=(1024, 1024)),
+        _PAPER,
+        architecture="refiner",
+        num_classes=1,
+        task="foreground",
+        output_stride=32,
+        head_filters=128,
+        aux_head=True,
+        input_size=(1024, 1024),
+    ),
     "refiner_lite": dataclasses.replace(
-        _PAPER, architecture="refiner", num_classes=1, task="foreground", aux_head=True,
-        **{**_LITE, "output_stride": 32, "head_filters": 64}),
+        _PAPER,
+        architecture="refiner",
+        num_classes=1,
+        task="foreground",
+        aux_head=True,
+        **{**_LITE, "output_stride": 32, "head_filters": 64},
+    ),
 }
 
 
@@ -56,8 +71,9 @@ def get_config(name: str, **overrides) -> ModelConfig:
     return dataclasses.replace(MODELS[name], **overrides) if overrides else MODELS[name]
 
 
-def build_from_config(config: ModelConfig, name: str = "segtf_model",
-                      with_aux: bool = False) -> keras.Model:
+def build_from_config(
+    config: ModelConfig, name: str = "segtf_model", with_aux: bool = False
+) -> keras.Model:
     if config.architecture == "refiner":
         from segtf.models.refiner import build_refiner
 
@@ -67,8 +83,9 @@ def build_from_config(config: ModelConfig, name: str = "segtf_model",
     return build_segmentation_model(config, name=name, with_aux=with_aux)
 
 
-def build(name: str, num_classes: int | None = None, with_aux: bool = False,
-          **overrides) -> keras.Model:
+def build(
+    name: str, num_classes: int | None = None, with_aux: bool = False, **overrides
+) -> keras.Model:
     """Builds a registered model, e.g. `build("deeplabv3plus_lite", num_classes=12)`.
 
     `with_aux=True` returns the training graph (dict outputs with auxiliary / deep-supervision

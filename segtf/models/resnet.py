@@ -26,7 +26,8 @@ def check_local_weights(weights: str | None) -> str | None:
     if weights == "imagenet":
         raise ValueError(
             "backbone_weights='imagenet' would download from the internet. Download "
-            "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 once and pass its local path.")
+            "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 once and pass its local path."
+        )
     if not os.path.isfile(weights):
         raise FileNotFoundError(f"backbone weights file not found: {weights!r}")
     return weights
@@ -39,9 +40,12 @@ def resnet50_features(images, output_stride: int = 32, weights: str | None = Non
     tutorial: the context comes from the stride-16 stage and stage 5 is dropped.
     """
     if output_stride not in (16, 32):
-        raise ValueError(f"the ResNet50 backbone supports output_stride 16 or 32, got {output_stride}")
-    net = keras.applications.ResNet50(include_top=False, weights=check_local_weights(weights),
-                                      input_tensor=images)
+        raise ValueError(
+            f"the ResNet50 backbone supports output_stride 16 or 32, got {output_stride}"
+        )
+    net = keras.applications.ResNet50(
+        include_top=False, weights=check_local_weights(weights), input_tensor=images
+    )
     features = {k: net.get_layer(v).output for k, v in _RESNET50_LEVELS.items()}
     if output_stride == 16:
         features["P5"] = features["P4"]

@@ -24,30 +24,45 @@ def backbone_features(images, config: ModelConfig) -> dict:
         return resnet50_features(x, config.output_stride, config.backbone_weights)
     if config.backbone in XCEPTION_VARIANTS:
         if config.backbone_weights:
-            raise ValueError("backbone_weights is only supported for the resnet50 backbone; "
-                             "load whole-model weights with model.load_weights instead")
+            raise ValueError(
+                "backbone_weights is only supported for the resnet50 backbone; "
+                "load whole-model weights with model.load_weights instead"
+            )
         x = Preprocess("xception", name="preprocess")(images)
         return xception_features(x, config.backbone, config.output_stride, config.width)
     raise ValueError(f"Unknown backbone {config.backbone!r}; valid: {list(BACKBONES)}")
 
 
 def deeplabv3plus_head(features: dict, config: ModelConfig):
-    context = aspp(features["P5"], config.head_filters, config.output_stride,
-                   config.separable_head, config.dropout)
-    return deeplab_decoder(context, features["P2"], config.head_filters,
-                           separable=config.separable_head)
+    context = aspp(
+        features["P5"],
+        config.head_filters,
+        config.output_stride,
+        config.separable_head,
+        config.dropout,
+    )
+    return deeplab_decoder(
+        context, features["P2"], config.head_filters, separable=config.separable_head
+    )
 
 
 def pspnet_head(features: dict, config: ModelConfig):
-    return psp_head(features["P5"], filters=config.head_filters, bins=config.psp_bins,
-                    dropout=config.dropout)
+    return psp_head(
+        features["P5"], filters=config.head_filters, bins=config.psp_bins, dropout=config.dropout
+    )
 
 
 def psp_aspp_head(features: dict, config: ModelConfig):
     """The seed project's hybrid: PSP and ASPP context fused, then the DeepLabV3+ decoder."""
     deep = features["P5"]
-    aspp_context = aspp(deep, config.head_filters, config.output_stride, config.separable_head,
-                        dropout=0.0, name="aspp")
+    aspp_context = aspp(
+        deep,
+        config.head_filters,
+        config.output_stride,
+        config.separable_head,
+        dropout=0.0,
+        name="aspp",
+    )
     psp_context = pyramid_pooling(deep, config.psp_bins, name="psp")
     x = layers.Concatenate(name="fuse_concat")([aspp_context, psp_context])
     x = conv_bn_relu(x, config.head_filters, kernel=1, name="fuse")
@@ -66,8 +81,9 @@ def auxiliary_classifier(features: dict, config: ModelConfig, reference):
     return classifier(x, config.num_classes, reference, name="aux_classifier")
 
 
-def build_segmentation_model(config: ModelConfig, name: str = "segtf_model",
-                             with_aux: bool = False) -> keras.Model:
+def build_segmentation_model(
+    config: ModelConfig, name: str = "segtf_model", with_aux: bool = False
+) -> keras.Model:
     """Builds a model from 0..255 RGB images `(batch, H, W, 3)` (any H, W) to float32
     logits `(batch, H, W, num_classes)`; with `with_aux`, a dict that adds `aux_logits`."""
     if config.architecture not in HEADS:

@@ -58,11 +58,18 @@ def xception_block(x, spec: BlockSpec, width: float, stride: int, dilation: int,
         last = i == 2
         if last:
             pre_stride = x
-        x = sep_conv_bn_relu(x, f, strides=stride if last else 1, dilation=dilation,
-                             relu_after=not (last and spec.skip != "none"), name=f"{name}_sep{i + 1}")
+        x = sep_conv_bn_relu(
+            x,
+            f,
+            strides=stride if last else 1,
+            dilation=dilation,
+            relu_after=not (last and spec.skip != "none"),
+            name=f"{name}_sep{i + 1}",
+        )
     if spec.skip == "conv":
-        shortcut = layers.Conv2D(filters[-1], 1, strides=stride, use_bias=False,
-                                 name=f"{name}_skip_conv")(shortcut)
+        shortcut = layers.Conv2D(
+            filters[-1], 1, strides=stride, use_bias=False, name=f"{name}_skip_conv"
+        )(shortcut)
         shortcut = batch_norm(shortcut, f"{name}_skip_bn")
     if spec.skip != "none":
         x = layers.Add(name=f"{name}_add")([x, shortcut])
@@ -70,15 +77,22 @@ def xception_block(x, spec: BlockSpec, width: float, stride: int, dilation: int,
     return x, pre_stride
 
 
-def xception_features(images, variant: str = "xception65", output_stride: int = 16,
-                      width: float = 1.0, name: str = "xception") -> dict:
+def xception_features(
+    images,
+    variant: str = "xception65",
+    output_stride: int = 16,
+    width: float = 1.0,
+    name: str = "xception",
+) -> dict:
     """Builds the backbone on `images` (already normalised); returns pyramid features.
 
     Keys are nominal levels `P1`..`P5` (level n would be 2^n smaller without dilation); with
     `output_stride` 16 the `P5` features stay at stride 16, with 8 `P4` and `P5` stay at 8.
     """
     if variant not in XCEPTION_VARIANTS:
-        raise ValueError(f"Unknown Xception variant {variant!r}; valid: {sorted(XCEPTION_VARIANTS)}")
+        raise ValueError(
+            f"Unknown Xception variant {variant!r}; valid: {sorted(XCEPTION_VARIANTS)}"
+        )
     if output_stride not in (8, 16, 32):
         raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride}")
     entry, middle_repeats = XCEPTION_VARIANTS[variant]
@@ -93,7 +107,8 @@ def xception_features(images, variant: str = "xception65", output_stride: int = 
         counters[flow] = counters.get(flow, 0) + 1
         block_name = f"{name}_{flow}{counters[flow]}"
         stride, block_dilation, current_stride, dilation = stride_or_dilation(
-            spec.stride, current_stride, dilation, output_stride)
+            spec.stride, current_stride, dilation, output_stride
+        )
         x, pre_stride = xception_block(x, spec, width, stride, block_dilation, block_name)
         if spec.stride == 2:
             features[f"P{level}"] = pre_stride
@@ -102,8 +117,12 @@ def xception_features(images, variant: str = "xception65", output_stride: int = 
     return features
 
 
-def build_xception_backbone(variant: str = "xception65", output_stride: int = 16,
-                            width: float = 1.0, input_shape=(None, None, 3)) -> keras.Model:
+def build_xception_backbone(
+    variant: str = "xception65",
+    output_stride: int = 16,
+    width: float = 1.0,
+    input_shape=(None, None, 3),
+) -> keras.Model:
     """The backbone as a model from 0..255 RGB images to the dict of pyramid features."""
     images = keras.Input(input_shape, name="images")
     x = Preprocess("xception", name="preprocess")(images)

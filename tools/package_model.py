@@ -1,0 +1,118 @@
+"""Turns a training run into a zoo model folder: weights, config.json, and a model card that
+quotes what `segtf evaluate` printed on each validation set (run here, not typed in).
+
+    python tools/package_model.py --run runs/camvid_lite --name camvid_deeplabv3plus_lite \
+        --model deeplabv3plus_lite --dataset camvid \
+        --eval camvid=../shared/data/camvid/val.txt --tta
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import platform
+import subprocess
+import sys
+
+import segtf.models as models
+from segtf.data import get_dataset_spec
+from segtf.zoo import ZOO_DIR, ModelInfo, save_model_folder
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_evaluate(folder: pathlib.Path, data: str, extra: list[str]) -> tuple[str, str]:
+    command = [sys.executable, "-m", "segtf", "evaluate", str(folder), data, *extra]
+    shown = "segtf evaluate " + " ".join([str(folder.relative_to(ROOT)), data, *extra])
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    print(f"$ {shown}\n{out}", flush=True)
+    return shown, out.strip()
+
+
+def card_text(args, info: ModelInfo, summary: dict, evaluations, intro: str) -> str:
+    lines = [
+        f"# {args.name}",
+        "",
+        intro,
+        "",
+        f"- Architecture: `{args.model}` ({info.model.architecture}, backbone "
+        f"{info.model.backbone}, width {info.model.width}, output stride "
+        f"{info.model.output_stride}), {info.task} task, classes: "
+        f"{', '.join(info.class_names)}.",
+        f"- Trained from scratch (no pre-trained weights) on this machine: "
+        f"{platform.processor() or platform.machine()}, 2 CPU cores, float32, "
+        f"Keras backend `{summary.get('backend')}`.",
+        f"- Wall time: {summary['total_s'] / 60:.0f} min in all ({summary['epochs']} epochs "
+        f"incl. a calibration / warm-up epoch; median step {summary['step_ms']:.0f} ms); the "
+        "machine was shared with other jobs, so time is an upper bound.",
+        f"- Selected by validation score (best of the periodic checks): {summary['best_val']:.4f}.",
+        "",
+        "## Training command",
+        "",
+        "```",
+        summary["command"],
+        "```",
+        "",
+        "## Validation history (as logged)",
+        "",
+        "| epoch | train loss | val score |",
+        "| --- | --- | --- |",
+    ]
+    lines += [
+        f"| {h['epoch']} | {h['loss']:.4f} | {h['val_score']:.4f} |" for h in summary["history"]
+    ]
+    lines += ["", "## Evaluation (printed by `segtf evaluate`)", ""]
+    for command, output in evaluations:
+        lines += ["```", f"$ {command}", output, "```", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--run", required=True, type=pathlib.Path)
+    p.add_argument("--name", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--override", default="{}")
+    p.add_argument("--dataset", required=True, help="dataset spec for class names / palette")
+    p.add_argument("--eval", action="append", default=[], metavar="NAME=DATA")
+    p.add_argument("--tta", action="store_true", help="also evaluate with test-time augmentation")
+    p.add_argument("--intro", default="")
+    p.add_argument("--weights", default="best.weights.h5")
+    p.add_argument("--out-dir", type=pathlib.Path, default=ZOO_DIR)
+    args = p.parse_args(argv)
+
+    summary = json.loads((args.run / "summary.json").read_text())
+    summary["command"] = (args.run / "command.txt").read_text().strip()
+    spec = get_dataset_spec(args.dataset)
+    config = models.get_config(
+        args.model,
+        num_classes=spec.num_classes,
+        class_names=spec.class_names,
+        **json.loads(args.override),
+    )
+    model = models.build_from_config(config, name=args.name)
+    model.load_weights(args.run / args.weights)
+    info = ModelInfo(
+        name=args.name,
+        model=config,
+        class_names=spec.class_names,
+        palette=spec.palette,
+        ignore_label=spec.ignore_label,
+        dataset=args.dataset,
+    )
+    folder = save_model_folder(model, info, args.out_dir / args.name, overwrite=True)
+    evaluations = []
+    for item in args.eval:
+        _, data = item.split("=", 1)
+        evaluations.append(run_evaluate(folder, data, []))
+        if args.tta:
+            evaluations.append(run_evaluate(folder, data, ["--tta"]))
+    card = card_text(args, info, summary, evaluations, args.intro)
+    save_model_folder(model, info, folder, card=card, overwrite=True)
+    print(f"wrote {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
