@@ -43,10 +43,16 @@ class TrainResult:
 
 
 def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
+    warmup = config.warmup_steps
+    if warmup >= total_steps:
+        warmup = total_steps // 10
+        logger.warning(
+            "warmup_steps %d >= total steps %d: using %d", config.warmup_steps, total_steps, warmup
+        )
     schedule = PolyWarmup(
         config.learning_rate,
         total_steps,
-        config.warmup_steps,
+        warmup,
         config.poly_power,
         config.end_learning_rate,
     )
