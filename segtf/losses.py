@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from segtf.models.layers import sobel_magnitude as image_sobel_magnitude
+
 PACKAGE = "segtf"
 
 
@@ -256,13 +258,9 @@ class BinaryMixLoss(keras.losses.Loss):
 
 def sobel_magnitude(mask):
     """Sobel gradient magnitude of `(B, H, W, 1)` masks in 0..1, divided by 4 (the response
-    to a unit step) and clipped to 0..1, so a hard edge is 1."""
-    gx = ops.convert_to_tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-    kernels = ops.stack([gx, ops.transpose(gx)], axis=-1)[:, :, None, :]
-    padded = ops.pad(mask, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="symmetric")
-    grads = ops.conv(padded, kernels, strides=1, padding="valid")
-    magnitude = ops.sqrt(ops.sum(grads**2, axis=-1, keepdims=True) + 1e-12)
-    return ops.clip(magnitude / 4.0, 0.0, 1.0)
+    to a unit step) and clipped to 0..1, so a hard edge is 1. The same Sobel operator the
+    refiner's gradient reference uses (`segtf.models.layers.sobel_magnitude`)."""
+    return ops.clip(image_sobel_magnitude(mask) / 4.0, 0.0, 1.0)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
