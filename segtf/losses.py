@@ -260,7 +260,7 @@ def sobel_magnitude(mask):
     """Sobel gradient magnitude of `(B, H, W, 1)` masks in 0..1, divided by 4 (the response
     to a unit step) and clipped to 0..1, so a hard edge is 1. The same Sobel operator the
     refiner's gradient reference uses (`segtf.models.layers.sobel_magnitude`)."""
-    return ops.clip(image_sobel_magnitude(mask) / 4.0, 0.0, 1.0)
+    return ops.clip(image_sobel_magnitude(mask, epsilon=1e-12) / 4.0, 0.0, 1.0)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -151,14 +151,16 @@ class PatchReference(keras.layers.Layer):
         return {**super().get_config(), "patch": self.patch}
 
 
-def sobel_magnitude(x):
-    """Sobel gradient magnitude of the channel mean of `x` (B, H, W, C) -> (B, H, W, 1)."""
+def sobel_magnitude(x, epsilon: float = 1e-6):
+    """Sobel gradient magnitude of the channel mean of `x` (B, H, W, C) -> (B, H, W, 1).
+
+    `epsilon` keeps the square root differentiable where the image is flat."""
     gray = ops.mean(ops.cast(x, "float32"), axis=-1, keepdims=True)
     kx = ops.convert_to_tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
     kernel = ops.stack([kx, ops.transpose(kx)], axis=-1)[:, :, None, :]  # (3, 3, 1, 2)
     padded = ops.pad(gray, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="symmetric")
     grad = ops.conv(padded, kernel, padding="valid")
-    return ops.sqrt(ops.sum(ops.square(grad), axis=-1, keepdims=True) + 1e-6)
+    return ops.sqrt(ops.sum(ops.square(grad), axis=-1, keepdims=True) + epsilon)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
