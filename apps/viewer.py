@@ -188,31 +188,32 @@ st.caption(
     f"{' with TTA' if tta else ''}{f', {tile} px tiles' if tile else ''}"
 )
 
-# ---- Results: input, mask, overlay.
-opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="opacity", width=320)
-overlay = compose.blend(result.image, view.mask_rgb, opacity, view.overlay_alpha)
-col_input, col_mask, col_overlay = st.columns(3)
-col_input.image(result.image, caption="Input", width="stretch", alt="input image")
-col_mask.image(view.mask_rgb, caption="Mask", width="stretch", alt="segmentation mask")
-col_overlay.image(overlay, caption="Overlay", width="stretch", alt="mask over the image")
-
+# ---- Results: input, mask, overlay (+ cut-outs for foreground models), all the same size.
+controls = st.container(horizontal=True, gap="large")
+opacity = controls.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="opacity", width=320)
 if entry.task == "foreground":
-    col_cut, col_bg = st.columns(2)
+    colour = controls.color_picker("Cut-out background", "#1e90ff", key="background")
+overlay = compose.blend(result.image, view.mask_rgb, opacity, view.overlay_alpha)
+pictures = [
+    (result.image, "Input", "input image"),
+    (view.mask_rgb, "Mask", "segmentation mask"),
+    (overlay, "Overlay", "mask over the image"),
+]
+if entry.task == "foreground":
     board = compose.checkerboard(height, width)
-    col_cut.image(
-        compose.composite(result.image, view.alpha, board),
-        width="stretch",
-        caption="Cut-out (transparent)",
-        alt="cut-out on a checkerboard",
-    )
-    with col_bg:
-        colour = st.color_picker("Background colour", "#1e90ff", key="background")
-        st.image(
+    pictures += [
+        (compose.composite(result.image, view.alpha, board), "Cut-out (transparent)", "cut-out"),
+        (
             compose.composite(result.image, view.alpha, compose.hex_to_rgb(colour)),
-            caption="Cut-out on a colour",
-            width="stretch",
-            alt="cut-out on a colour",
-        )
+            "Cut-out on a colour",
+            "cut-out on the chosen colour",
+        ),
+    ]
+for row in range(0, len(pictures), 3):
+    for column, (picture, caption, alt) in zip(
+        st.columns(3), pictures[row : row + 3], strict=False
+    ):
+        column.image(picture, caption=caption, width="stretch", alt=alt)
 
 # ---- Legend and downloads.
 areas = legend.class_areas(view.labels, entry.class_names, view.palette)

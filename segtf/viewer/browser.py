@@ -186,26 +186,21 @@ def press_by_keyboard(driver, label: str, max_tabs: int = 80) -> int:
 
 
 def _choose_model(driver, wait, model: str) -> None:
+    """Types `model` into the sidebar's model combobox and picks the matching option."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
 
-    box = wait.until(
-        ec.element_to_be_clickable(
-            (By.CSS_SELECTOR, '[data-testid="stSidebar"] [data-testid="stSelectbox"] input')
-        )
-    )
+    combobox = (By.CSS_SELECTOR, 'input[role="combobox"][aria-label="Model"]')
+    box = wait.until(ec.element_to_be_clickable(combobox))
+    if box.get_attribute("value").split(" ")[0] == model:
+        return
     box.click()
+    box.send_keys(Keys.CONTROL, "a")
     box.send_keys(model)
-    box.send_keys(Keys.ENTER)
-    wait.until(
-        lambda d: (
-            model
-            in d.find_element(
-                By.CSS_SELECTOR, '[data-testid="stSidebar"] [data-testid="stSelectbox"]'
-            ).text
-        )
-    )
+    option = (By.XPATH, f"//*[@role='option'][starts-with(normalize-space(), '{model} ')]")
+    wait.until(ec.element_to_be_clickable(option)).click()
+    wait.until(lambda d: d.find_element(*combobox).get_attribute("value").split(" ")[0] == model)
 
 
 def screenshot(driver, path: str | os.PathLike, full_page: bool = True) -> pathlib.Path:
