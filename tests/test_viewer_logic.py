@@ -198,3 +198,9 @@ def test_viewer_command_binds_localhost_by_default():
     assert command[command.index("--server.port") + 1] == "8600"
     with pytest.raises(ValueError, match="port"):
         build_command(argparse.Namespace(port=0, host="127.0.0.1", browser=False))
+
+
+def test_viewer_command_refuses_a_missing_zoo(tmp_path):
+    from segtf.cli import main
+
+    assert main(["viewer", "--zoo", str(tmp_path / "nowhere")]) == 2
