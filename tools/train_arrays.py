@@ -33,6 +33,7 @@ import keras  # noqa: E402
 
 from segtf import losses as seg_losses  # noqa: E402
 from segtf.models import build  # noqa: E402
+from segtf.models.batchnorm import recalibrate_batchnorm  # noqa: E402
 
 IGNORE = 255
 
@@ -197,24 +198,22 @@ class BatchTimer(keras.callbacks.Callback):
 
 
 class ValidateAndKeepBest(keras.callbacks.Callback):
-    def __init__(self, evaluate, every, out, deadline):
+    """Every `every` epochs: precise BN statistics, validation, keep the best weights."""
+
+    def __init__(self, evaluate, calibrate, every, out, deadline):
         super().__init__()
-        self.evaluate, self.every, self.out, self.deadline = evaluate, every, out, deadline
+        self.evaluate, self.calibrate, self.every = evaluate, calibrate, every
+        self.out, self.deadline = out, deadline
         self.best, self.history = -1.0, []
 
     def on_epoch_end(self, epoch, logs=None):
         last = time.time() > self.deadline
         if (epoch + 1) % self.every and not last:
             return
+        self.calibrate(self.model)
         score, detail = self.evaluate(self.model)
-        self.history.append(
-            {
-                "epoch": epoch + 1,
-                "loss": float(logs.get("loss", np.nan)),
-                "val_score": score,
-                "detail": detail,
-            }
-        )
+        self.history.append({"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)),
+                             "val_score": score, "detail": detail})
         print(f"epoch {epoch + 1}: loss {logs.get('loss'):.4f} val {score:.4f}", flush=True)
         if score > self.best:
             self.best = score
@@ -296,6 +295,9 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--override", default="{}", help="JSON of ModelConfig overrides")
+    p.add_argument("--init-weights", type=pathlib.Path, help="start from these weights")
+    p.add_argument("--calibration-batches", type=int, default=30,
+                   help="training batches for precise BatchNorm statistics before validation")
     p.add_argument("--out", required=True, type=pathlib.Path)
     args = p.parse_args(argv)
     start = time.time()
@@ -327,6 +329,8 @@ def main(argv=None):
     model = build(
         args.model, num_classes=args.num_classes, with_aux=True, **json.loads(args.override)
     )
+    if args.init_weights:
+        model.load_weights(args.init_weights)
     output_names = list(model.output.keys()) if isinstance(model.output, dict) else None
     data = AugmentedPairs(
         *train,
@@ -376,9 +380,15 @@ def main(argv=None):
     else:
         evaluate = lambda m: evaluate_foreground(m, *val)  # noqa: E731
     deadline = float("inf") if args.epochs else start + args.budget_s - 45
-    keeper = ValidateAndKeepBest(evaluate, args.eval_every, args.out, deadline=deadline)
+
+    def calibrate(m):
+        batches = (data[i % len(data)] for i in range(args.calibration_batches))
+        recalibrate_batchnorm(m, batches, max_batches=args.calibration_batches)
+
+    keeper = ValidateAndKeepBest(evaluate, calibrate, args.eval_every, args.out, deadline=deadline)
     fit_start = time.time()
     model.fit(data, epochs=epochs, callbacks=[keeper], verbose=2)
+    calibrate(model)
     model.save_weights(args.out / "last.weights.h5")
     summary = {
         "args": {k: str(v) for k, v in vars(args).items()},
