@@ -30,6 +30,8 @@ class TrainConfig:
     crop_size: tuple[int, int] = (256, 256)  # training crops (after random scale 0.5-2)
     val_crop_size: tuple[int, int] | None = None  # None = validate at full size (batch 1)
     val_max_images: int = 0  # validate on the first N images only (0 = all)
+    precise_bn_batches: int = 20  # recompute BatchNorm statistics on N training batches before
+    # validation and the final save (0 = off): stale moving averages can wreck inference mode
     cache: bool = False  # keep decoded images in memory after the first epoch
     skip_bad: bool = False  # drop unreadable pairs (logged) instead of stopping
     # --- schedule ---

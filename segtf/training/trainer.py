@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from segtf.metrics.confusion import confusion_matrix_ops
 from segtf.metrics.semantic import semantic_scores
+from segtf.models.batchnorm import recalibrate_batchnorm
 from segtf.training import callbacks
 from segtf.training.checkpoints import Checkpoints
 from segtf.training.config import TrainConfig, write_config
@@ -233,9 +234,12 @@ class Trainer:
                 "seconds": round(time.time() - t0, 2),
             }
             self._sync_statistics()  # before validation and the epoch-end checkpoint
-            if self.data.val is not None and (
+            validating = self.data.val is not None and (
                 (epoch + 1) % cfg.val_every == 0 or step >= self.total_steps
-            ):
+            )
+            if validating or step >= self.total_steps:
+                self._precise_batchnorm(epoch)
+            if validating:
                 scores = self.validate(board, step)
                 record.update({f"val_{k}": v for k, v in scores.items() if not isinstance(v, dict)})
                 self.checkpoints.save_if_best(scores["mean_iou"], step, epoch + 1, spe)
@@ -280,6 +284,16 @@ class Trainer:
                 self._sync_statistics()
                 self.checkpoints.save(step, epoch, spe)  # epoch ends save after validation
         return step, {k: v / max(count, 1) for k, v in sums.items()}
+
+    def _precise_batchnorm(self, epoch: int) -> None:
+        """Replaces BatchNorm moving statistics by their average over training batches taken
+        with the current weights (see segtf.models.batchnorm). Single replica only: with
+        several, each would average different batches."""
+        n = self.config.precise_bn_batches
+        if not n or self.strategy.num_replicas_in_sync > 1:
+            return
+        batches = self.data.train(epoch + 1, 0, n)
+        recalibrate_batchnorm(self.model, (images for images, _ in batches), max_batches=n)
 
     def validate(self, board=None, step: int = 0) -> dict:
         """mIoU etc. on the validation data (foreground: 2 classes at alpha 0.5)."""
