@@ -162,6 +162,42 @@ def _predict_tiled(
     return out
 
 
+# Foreground models on tiled images: a whole-image pass at this size (longer side) locates the
+# subject; tiles only decide where that pass is unsure (edges), as the refiner's
+# localisation / reconstruction split does inside the network.
+GLOBAL_PASS_SIDE = 1024
+CONFIDENT = 0.4  # |alpha - 0.5| above this in the global pass: keep the global answer
+
+
+def _global_alpha(forward, image: np.ndarray, scales, flip, side: int) -> np.ndarray:
+    """Alpha from one low-resolution pass over the whole image (at most `side` pixels long)."""
+    h, w = image.shape[:2]
+    factor = side / max(h, w)
+    small = tf.image.resize(
+        image[None].astype(np.float32), (max(1, round(h * factor)), max(1, round(w * factor)))
+    )
+    return _predict_window(forward, small[0].numpy(), "foreground", scales, flip)
+
+
+def _fuse_global(tiled: np.ndarray, coarse: np.ndarray, band: int = 256) -> np.ndarray:
+    """Keeps the global pass where it is confident and the tiles elsewhere. The coarse map is
+    widened to full width once (coarse height x W), then interpolated vertically band by band,
+    so no full-size copy of it is ever made."""
+    h, w = tiled.shape[:2]
+    ch = coarse.shape[0]
+    wide = tf.image.resize(coarse[None], (ch, w), method="bilinear")[0].numpy()
+    for y0 in range(0, h, band):
+        rows = np.arange(y0, min(h, y0 + band))
+        source = np.clip((rows + 0.5) * ch / h - 0.5, 0, ch - 1)  # bilinear, half-pixel centres
+        top = np.floor(source).astype(int)
+        bottom = np.minimum(top + 1, ch - 1)
+        frac = (source - top)[:, None, None].astype(np.float32)
+        g = wide[top] * (1 - frac) + wide[bottom] * frac
+        confident = np.abs(g - 0.5) > CONFIDENT
+        tiled[rows[0] : rows[-1] + 1] = np.where(confident, g, tiled[rows[0] : rows[-1] + 1])
+    return tiled
+
+
 def predict_probabilities(
     model: keras.Model,
     image,
@@ -199,4 +235,8 @@ def predict_probabilities(
     tile = normalize_tile(tile, image.shape)
     if tile is None or (tile[0] >= image.shape[0] and tile[1] >= image.shape[1]):
         return _predict_window(forward, image, task, scales, flip)
-    return _predict_tiled(forward, image, task, scales, flip, tile, overlap)
+    tiled = _predict_tiled(forward, image, task, scales, flip, tile, overlap)
+    if task != "foreground":
+        return tiled
+    coarse = _global_alpha(forward, image, scales, flip, min(GLOBAL_PASS_SIDE, max(tile)))
+    return _fuse_global(tiled, coarse)

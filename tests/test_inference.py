@@ -83,3 +83,25 @@ def test_auto_tile_only_for_large_images():
     assert normalize_tile("auto", (1080, 1920, 3)) is None
     assert normalize_tile("auto", (4000, 6000, 3)) == (1024, 1024)
     assert normalize_tile(512) == (512, 512)
+
+
+def test_foreground_tiles_are_guided_by_a_global_pass():
+    """Where the low-resolution whole-image pass is confident it decides; tiles fill the rest."""
+    from segtf.inference import _fuse_global
+
+    tiled = np.full((300, 200, 1), 0.3, np.float32)
+    coarse = np.zeros((30, 20, 1), np.float32)
+    coarse[:15] = 1.0  # confident foreground on top, confident background below ...
+    coarse[14:16] = 0.5  # ... and an unsure band in the middle, where tiles must win
+    fused = _fuse_global(tiled.copy(), coarse, band=64)
+    assert fused.shape == tiled.shape
+    assert np.allclose(fused[:100], 1.0) and np.allclose(fused[200:], 0.0)
+    assert np.allclose(fused[145:155], 0.3)
+
+
+def test_tiled_foreground_prediction_runs_with_the_global_pass():
+    model = segtf.models.build("refiner_lite", width=0.125, head_filters=16)
+    image = np.random.default_rng(0).integers(0, 255, (150, 130, 3), dtype=np.uint8)
+    alpha = predict_probabilities(model, image, task="foreground", tile=64)
+    assert alpha.shape == (150, 130, 1) and np.isfinite(alpha).all()
+    assert alpha.min() >= 0.0 and alpha.max() <= 1.0
