@@ -1,10 +1,10 @@
 """The model family on tiny configurations: shapes, finiteness, saving, gradients."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras
 from segtf import models
 from segtf.models.xception import build_xception_backbone
 
@@ -122,7 +122,7 @@ def test_one_training_step_reaches_every_weight(name):
         )
     grads = tape.gradient(loss, model.trainable_weights)
     missing = [
-        w.path for w, g in zip(model.trainable_weights, grads) if g is None or not np.any(g.numpy())
+        w.path for w, g in zip(model.trainable_weights, grads, strict=True) if g is None or not np.any(g.numpy())
     ]
     assert not missing, f"weights without gradient: {missing[:5]}"
 
