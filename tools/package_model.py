@@ -30,7 +30,30 @@ def run_evaluate(folder: pathlib.Path, data: str, extra: list[str]) -> tuple[str
     return shown, out.strip()
 
 
-def card_text(args, info: ModelInfo, summary: dict, evaluations, intro: str) -> str:
+def leg_lines(legs: list[dict]) -> list[str]:
+    lines = []
+    for i, leg in enumerate(legs, start=1):
+        lines += [
+            f"### Leg {i} (continued by the next)",
+            "",
+            "```",
+            leg["command"],
+            "```",
+            "",
+            f"{leg['epochs']} epochs, {leg['total_s'] / 60:.0f} min.",
+        ]
+        if leg["history"]:
+            lines += ["", "| epoch | train loss | val score (as logged) |", "| --- | --- | --- |"]
+            lines += [
+                f"| {h['epoch']} | {h['loss']:.4f} | {h['val_score']:.4f} |" for h in leg["history"]
+            ]
+        lines.append("")
+    return lines
+
+
+def card_text(
+    args, info: ModelInfo, summary: dict, evaluations, intro: str, legs: list[dict]
+) -> str:
     lines = [
         f"# {args.name}",
         "",
@@ -43,20 +66,24 @@ def card_text(args, info: ModelInfo, summary: dict, evaluations, intro: str) -> 
         f"- Trained from scratch (no pre-trained weights) on this machine: "
         f"{platform.processor() or platform.machine()}, 2 CPU cores, float32, "
         f"Keras backend `{summary.get('backend')}`.",
-        f"- Wall time: {summary['total_s'] / 60:.0f} min in all ({summary['epochs']} epochs "
-        f"incl. a calibration / warm-up epoch; median step {summary['step_ms']:.0f} ms); the "
-        "machine was shared with other jobs, so time is an upper bound.",
-        f"- Selected by validation score (best of the periodic checks): {summary['best_val']:.4f}.",
+        f"- Wall time: {sum(x['total_s'] for x in [*legs, summary]) / 60:.0f} min in all, "
+        f"{sum(x['epochs'] for x in [*legs, summary])} epochs over {len(legs) + 1} leg(s), each "
+        f"starting with a calibration / warm-up epoch (last leg's median step "
+        f"{summary['step_ms']:.0f} ms); the machine was shared with other jobs, so time is an "
+        "upper bound.",
+        f"- Selected by validation score (best of the last leg's periodic checks, after precise "
+        f"BatchNorm statistics): {summary['best_val']:.4f}.",
         "",
-        "## Training command",
+        "## Training commands",
+        "",
+        *leg_lines(legs),
+        f"### Leg {len(legs) + 1}",
         "",
         "```",
         summary["command"],
         "```",
         "",
-        "## Validation history (as logged)",
-        "",
-        "| epoch | train loss | val score |",
+        "| epoch | train loss | val score (as logged) |",
         "| --- | --- | --- |",
     ]
     lines += [
@@ -78,6 +105,15 @@ def main(argv=None) -> int:
     p.add_argument("--eval", action="append", default=[], metavar="NAME=DATA")
     p.add_argument("--tta", action="store_true", help="also evaluate with test-time augmentation")
     p.add_argument("--intro", default="")
+    p.add_argument("--class-names", nargs="*", help="override the dataset spec's class names")
+    p.add_argument(
+        "--legs",
+        nargs="*",
+        type=pathlib.Path,
+        default=[],
+        help="earlier runs this one continued from (their commands and histories "
+        "go into the card too)",
+    )
     p.add_argument("--weights", default="best.weights.h5")
     p.add_argument("--out-dir", type=pathlib.Path, default=ZOO_DIR)
     args = p.parse_args(argv)
@@ -108,7 +144,12 @@ def main(argv=None) -> int:
         evaluations.append(run_evaluate(folder, data, []))
         if args.tta:
             evaluations.append(run_evaluate(folder, data, ["--tta"]))
-    card = card_text(args, info, summary, evaluations, args.intro)
+    legs = []
+    for leg in args.legs:
+        leg_summary = json.loads((leg / "summary.json").read_text())
+        leg_summary["command"] = (leg / "command.txt").read_text().strip()
+        legs.append(leg_summary)
+    card = card_text(args, info, summary, evaluations, args.intro, legs)
     save_model_folder(model, info, folder, card=card, overwrite=True)
     print(f"wrote {folder}")
     return 0
