@@ -149,3 +149,11 @@ def test_paper_model_has_the_reference_parameter_count():
     model = models.build("deeplabv3plus_xception65", num_classes=21)
     # The TF DeepLab reference xception_65 DeepLabV3+ has about 41 M parameters.
     assert 39e6 < model.count_params() < 43e6
+
+
+@pytest.mark.parametrize("name", ["deeplabv3plus_lite", "refiner_lite"])
+def test_working_side_runs_the_network_small_and_answers_at_the_input_size(name):
+    model = models.build(name, num_classes=1, task="foreground", working_side=32, **TINY)
+    assert model.get_layer("working_size").side == 32
+    y = keras.ops.convert_to_numpy(model(images(1, 97, 65)))
+    assert y.shape == (1, 97, 65, 1) and np.isfinite(y).all()

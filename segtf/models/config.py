@@ -21,6 +21,8 @@ class ModelConfig:
     dropout: float = 0.1
     aux_head: bool = False  # PSPNet auxiliary classifier on the stride-16 features (training)
     task: str = "semantic"  # "semantic" (softmax over classes) or "foreground" (sigmoid alpha)
+    working_side: int = 0  # > 0: the model first resizes inputs so the longer side is this
+    # (the scale it was trained at) and resizes its output back; 0 = run at the input's size
     input_size: tuple[int, int] = (512, 512)  # size used for benchmarks / fixed-size export
     backbone_weights: str | None = None  # local weights file only (never downloaded)
     class_names: tuple[str, ...] = ()

@@ -180,3 +180,32 @@ class SobelGradient(keras.layers.Layer):
     def compute_output_shape(self, input_shapes):
         image_shape, ref_shape = input_shapes
         return (image_shape[0], ref_shape[1], ref_shape[2], 1)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ResizeToSide(keras.layers.Layer):
+    """Resizes images so the longer side is `side` pixels, keeping the aspect ratio.
+
+    Foreground models are trained on images shrunk to a working size; putting that resize
+    inside the model (and the resize back in its last layer) makes `segment()`, evaluation,
+    the viewer and the SavedModel all run at the scale the weights learned.
+    """
+
+    def __init__(self, side: int, **kwargs):
+        super().__init__(**kwargs)
+        self.side = int(side)
+
+    def call(self, images):
+        shape = ops.shape(images)
+        h = ops.cast(shape[1], "float32")
+        w = ops.cast(shape[2], "float32")
+        scale = self.side / ops.maximum(h, w)
+        size = (ops.cast(ops.round(h * scale), "int32"), ops.cast(ops.round(w * scale), "int32"))
+        return ops.image.resize(ops.cast(images, self.compute_dtype), size,
+                                interpolation="bilinear", antialias=True)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None, None, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "side": self.side}

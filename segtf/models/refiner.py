@@ -24,7 +24,7 @@ from segtf.models.blocks import conv_bn_relu
 from segtf.models.config import ModelConfig
 from segtf.models.layers import PatchReference, Preprocess, ResizeLike, SobelGradient
 from segtf.models.psp import pyramid_pooling
-from segtf.models.segmentation import backbone_features
+from segtf.models.segmentation import backbone_features, working_input
 
 # Reconstruction stages from deep to shallow: (pyramid level, image patch size at that level).
 # Patches are capped at 8x8 pixels so the patch embedding stays cheap at stride 16 and 32.
@@ -97,19 +97,21 @@ def build_refiner(
             f"got {config.num_classes}"
         )
     images = keras.Input((None, None, 3), name="images")
+    # The whole network runs at the working size; only the outputs go back to the input size.
+    inputs, images = images, working_input(images, config)
     features = backbone_features(images, config)
     filters = config.head_filters
     x = localisation_module(features, config)
-    aux = {"stage5_logits": prediction(x, images, "stage5")}
+    aux = {"stage5_logits": prediction(x, inputs, "stage5")}
     for level, patch in STAGES:
         width = max(16, filters // 2) if level in ("P2", "P1") else filters
         x, edge = reconstruction_stage(
             x, features[level], images, patch, width, name=f"stage{level[1]}"
         )
-        aux[f"stage{level[1]}_logits"] = prediction(x, images, f"stage{level[1]}")
+        aux[f"stage{level[1]}_logits"] = prediction(x, inputs, f"stage{level[1]}")
         aux[f"edge{level[1]}_logits"] = ResizeLike(
             "bilinear", dtype="float32", name=f"edge{level[1]}_logits"
-        )([edge, images])
+        )([edge, inputs])
     # Full resolution: the image itself (1x1 patches) is the last source reference.
     x = ResizeLike("bilinear", name="final_up")([x, images])
     # Scale pixels to [-1, 1] before the full-resolution source reference conv.
@@ -118,7 +120,7 @@ def build_refiner(
     )
     x = layers.Concatenate(name="final_concat")([x, source])
     x = conv_bn_relu(x, 16, name="final_conv")
-    logits = prediction(x, images, "final")
+    logits = prediction(x, inputs, "final")
     if with_aux:
-        return keras.Model(images, {"logits": logits, **aux}, name=name)
-    return keras.Model(images, logits, name=name)
+        return keras.Model(inputs, {"logits": logits, **aux}, name=name)
+    return keras.Model(inputs, logits, name=name)

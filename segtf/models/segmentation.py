@@ -9,12 +9,19 @@ from segtf.models.aspp import aspp
 from segtf.models.blocks import conv_bn_relu
 from segtf.models.config import ModelConfig
 from segtf.models.decoder import classifier, deeplab_decoder
-from segtf.models.layers import Preprocess
+from segtf.models.layers import Preprocess, ResizeToSide
 from segtf.models.psp import psp_head, pyramid_pooling
 from segtf.models.resnet import resnet50_features
 from segtf.models.xception import XCEPTION_VARIANTS, xception_features
 
 BACKBONES = (*XCEPTION_VARIANTS, "resnet50")
+
+
+def working_input(images, config: ModelConfig):
+    """The input at the model's working size (`config.working_side`), or unchanged."""
+    if config.working_side:
+        return ResizeToSide(config.working_side, name="working_size")(images)
+    return images
 
 
 def backbone_features(images, config: ModelConfig) -> dict:
@@ -91,7 +98,7 @@ def build_segmentation_model(
     if config.num_classes < 1:
         raise ValueError(f"num_classes must be at least 1, got {config.num_classes}")
     images = keras.Input((None, None, 3), name="images")
-    features = backbone_features(images, config)
+    features = backbone_features(working_input(images, config), config)
     x = HEADS[config.architecture](features, config)
     logits = classifier(x, config.num_classes, images)
     if with_aux:
