@@ -74,11 +74,17 @@ def test_sigkill_mid_epoch_then_resume_ends_at_the_same_step(tmp_path):
         val_data="synthetic:2",
     )
     proc = _start(config, tmp_path / "a.npz", sleep=1.5)
-    marker = run / "checkpoints" / "ckpt-6.index"  # step 6 = mid-way through epoch 2
+    # Step 6 = mid-way through epoch 2. Wait until the state file names ckpt-6: its data
+    # files appear before that commit, and a kill in between rightly resumes from ckpt-4.
+    state = run / "checkpoints" / "checkpoint"
+
+    def committed() -> bool:
+        return state.exists() and '"ckpt-6"' in state.read_text()
+
     deadline = time.time() + 150
-    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+    while not committed() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    assert marker.exists(), proc.communicate()[0][-3000:]
+    assert committed(), proc.communicate()[0][-3000:]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (run / "model").exists()  # it really died before the end
