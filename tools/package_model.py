@@ -121,10 +121,11 @@ def main(argv=None) -> int:
     summary = json.loads((args.run / "summary.json").read_text())
     summary["command"] = (args.run / "command.txt").read_text().strip()
     spec = get_dataset_spec(args.dataset)
+    class_names = tuple(args.class_names) if args.class_names else spec.class_names
     config = models.get_config(
         args.model,
         num_classes=spec.num_classes,
-        class_names=spec.class_names,
+        class_names=class_names,
         **json.loads(args.override),
     )
     model = models.build_from_config(config, name=args.name)
@@ -132,7 +133,7 @@ def main(argv=None) -> int:
     info = ModelInfo(
         name=args.name,
         model=config,
-        class_names=spec.class_names,
+        class_names=class_names,
         palette=spec.palette,
         ignore_label=spec.ignore_label,
         dataset=args.dataset,
