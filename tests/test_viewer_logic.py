@@ -204,3 +204,10 @@ def test_viewer_command_refuses_a_missing_zoo(tmp_path):
     from segtf.cli import main
 
     assert main(["viewer", "--zoo", str(tmp_path / "nowhere")]) == 2
+
+
+def test_metrics_grouped_by_validation_set_are_flattened():
+    from segtf.viewer.models import format_metrics
+
+    rows = format_metrics({"camvid": {"mean_iou": 0.4017}, "camvid_tta": {"mean_iou": 0.414}})
+    assert rows == [("camvid mean iou", "40.2%"), ("camvid_tta mean iou", "41.4%")]

@@ -87,6 +87,9 @@ def format_metrics(metrics: dict) -> list[tuple[str, str]]:
     """Card metrics as (label, value) pairs for display: fractions as percentages."""
     rows = []
     for key, value in metrics.items():
+        if isinstance(value, dict):  # per validation set: {"camvid": {"mean_iou": ...}}
+            rows += [(f"{key} {label}", text) for label, text in format_metrics(value)]
+            continue
         label = key.replace("_", " ")
         if isinstance(value, float) and 0 <= value <= 1 and "time" not in key and "ms" not in key:
             rows.append((label, f"{100 * value:.1f}%"))
