@@ -87,7 +87,7 @@ def format_metrics(metrics: dict) -> list[tuple[str, str]]:
     """Card metrics as (label, value) pairs for display: fractions as percentages."""
     rows = []
     for key, value in metrics.items():
-        if isinstance(value, dict):  # per validation set: {"camvid": {"mean_iou": ...}}
+        if isinstance(value, dict) and not key.startswith("per_class"):  # per validation set
             rows += [(f"{key} {label}", text) for label, text in format_metrics(value)]
             continue
         label = key.replace("_", " ")
