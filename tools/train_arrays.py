@@ -32,6 +32,8 @@ sys.modules.setdefault("segtf", _pkg)
 import keras  # noqa: E402
 
 from segtf import losses as seg_losses  # noqa: E402
+from segtf.metrics.confusion import confusion_matrix  # noqa: E402
+from segtf.metrics.semantic import per_class_iou  # noqa: E402
 from segtf.models import build  # noqa: E402
 from segtf.models.batchnorm import recalibrate_batchnorm  # noqa: E402
 
@@ -143,20 +145,13 @@ def median_frequency_weights(masks, num_classes):
     return np.median(freq) / np.maximum(freq, 1e-12)
 
 
-def confusion(pred, label, num_classes):
-    valid = label != IGNORE
-    return np.bincount(
-        num_classes * label[valid].astype(np.int64) + pred[valid], minlength=num_classes**2
-    ).reshape(num_classes, num_classes)
-
-
 def evaluate_semantic(model, images, masks, num_classes):
     cm = np.zeros((num_classes, num_classes), np.int64)
     for image, mask in zip(images, masks, strict=True):
         logits = model.predict_on_batch(image[None].astype(np.float32))
-        cm += confusion(np.asarray(logits)[0].argmax(-1), mask, num_classes)
-    iou = np.diag(cm) / np.maximum(cm.sum(0) + cm.sum(1) - np.diag(cm), 1)
-    return float(iou.mean()), iou.tolist()
+        cm += confusion_matrix(mask, np.asarray(logits)[0].argmax(-1), num_classes, IGNORE)
+    iou = per_class_iou(cm)
+    return float(np.nanmean(iou)), iou.tolist()
 
 
 def pad_to(image, mask, size):
@@ -212,8 +207,14 @@ class ValidateAndKeepBest(keras.callbacks.Callback):
             return
         self.calibrate(self.model)
         score, detail = self.evaluate(self.model)
-        self.history.append({"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)),
-                             "val_score": score, "detail": detail})
+        self.history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": float(logs.get("loss", np.nan)),
+                "val_score": score,
+                "detail": detail,
+            }
+        )
         print(f"epoch {epoch + 1}: loss {logs.get('loss'):.4f} val {score:.4f}", flush=True)
         if score > self.best:
             self.best = score
@@ -296,8 +297,12 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--override", default="{}", help="JSON of ModelConfig overrides")
     p.add_argument("--init-weights", type=pathlib.Path, help="start from these weights")
-    p.add_argument("--calibration-batches", type=int, default=30,
-                   help="training batches for precise BatchNorm statistics before validation")
+    p.add_argument(
+        "--calibration-batches",
+        type=int,
+        default=30,
+        help="training batches for precise BatchNorm statistics before validation",
+    )
     p.add_argument("--out", required=True, type=pathlib.Path)
     args = p.parse_args(argv)
     start = time.time()

@@ -8,7 +8,7 @@ import pathlib
 import subprocess
 import sys
 
-APP = pathlib.Path(__file__).resolve().parents[2] / "apps" / "viewer.py"
+from segtf.viewer.server import APP, streamlit_command
 
 
 def register(subparsers) -> None:
@@ -37,23 +37,9 @@ def build_command(args: argparse.Namespace) -> list[str]:
     """The `streamlit run` command line for `args` (the flags override .streamlit/config.toml)."""
     if not 0 < args.port < 65536:
         raise ValueError(f"--port {args.port} is not a port number: use 1-65535, e.g. 8501")
-    return [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP),
-        "--server.address",
-        args.host,
-        "--server.port",
-        str(args.port),
-        "--server.headless",
-        "false" if args.browser else "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.maxUploadSize",
-        "20",
-    ]
+    return streamlit_command(
+        args.host, args.port, headless=not args.browser, extra=("--server.maxUploadSize", "20")
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -32,23 +32,6 @@ EXPERIMENTS: dict[str, TrainConfig] = {
         cache=True,
         out_dir="runs/camvid_deeplabv3plus_lite",
     ),
-    # The same with PSPNet's auxiliary loss.
-    "camvid_pspnet_lite": TrainConfig(
-        experiment="camvid_pspnet_lite",
-        model="pspnet_lite",
-        dataset="camvid",
-        train_data=str(SHARED_DATA / "camvid" / "train.txt"),
-        val_data=str(SHARED_DATA / "camvid" / "val.txt"),
-        crop_size=(352, 480),
-        batch_size=8,
-        epochs=120,
-        learning_rate=0.01,
-        class_weights="median_frequency",
-        checkpoint_every=200,
-        cache=True,
-        aux_losses={"aux_logits": ["cross_entropy", 0.4]},
-        out_dir="runs/camvid_pspnet_lite",
-    ),
     # Binary foreground (matting-style) refiner with deep supervision and an edge head.
     "foreground_refiner_lite": TrainConfig(
         experiment="foreground_refiner_lite",
@@ -64,12 +47,30 @@ EXPERIMENTS: dict[str, TrainConfig] = {
         weight_decay=1e-4,
         warmup_steps=100,
         loss="birefnet",
-        aux_losses={"stage1_logits": ["birefnet", 0.5], "edge_logits": ["gradient_aux", 0.3]},
+        # Deep supervision on every stage, gradient-aware loss on every edge map: the
+        # refiner's training outputs (weights as used for models/foreground_refiner_lite).
+        aux_losses={
+            **{f"stage{i}_logits": ["birefnet", 0.5] for i in (5, 4, 3, 2, 1)},
+            **{f"edge{i}_logits": ["gradient_aux", 0.5] for i in (4, 3, 2, 1)},
+        },
         checkpoint_every=200,
         cache=True,
         out_dir="runs/foreground_refiner_lite",
     ),
 }
+
+# The same CamVid recipe with PSPNet's auxiliary loss.
+EXPERIMENTS["camvid_pspnet_lite"] = dataclasses.replace(
+    EXPERIMENTS["camvid_deeplabv3plus_lite"],
+    experiment="camvid_pspnet_lite",
+    model="pspnet_lite",
+    optimizer="sgd",
+    learning_rate=0.01,
+    weight_decay=TrainConfig.weight_decay,
+    warmup_steps=TrainConfig.warmup_steps,
+    aux_losses={"aux_logits": ["cross_entropy", 0.4]},
+    out_dir="runs/camvid_pspnet_lite",
+)
 
 
 def list_experiments() -> list[str]:

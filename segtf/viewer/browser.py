@@ -12,13 +12,13 @@ import pathlib
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 
-APP = pathlib.Path(__file__).resolve().parents[2] / "apps" / "viewer.py"
+from segtf.viewer.server import APP, streamlit_command
+
 CHROMIUM = os.environ.get("SEGTF_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SEGTF_CHROMEDRIVER", "/usr/bin/chromedriver")
 # Without the networking flags Chromium stalls on a closed network (component updates, sync).
@@ -65,23 +65,7 @@ def serve_viewer(
     if zoo is not None:
         env["SEGTF_ZOO"] = str(zoo)
     log = tempfile.TemporaryFile()
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP),
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
+    command = streamlit_command("127.0.0.1", port, extra=("--server.fileWatcherType", "none"))
     process = subprocess.Popen(
         command, cwd=APP.parents[1], env=env, stdout=log, stderr=subprocess.STDOUT
     )

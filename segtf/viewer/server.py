@@ -1,0 +1,28 @@
+"""The `streamlit run apps/viewer.py` command line, shared by `segtf viewer` and the tests."""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+APP = pathlib.Path(__file__).resolve().parents[2] / "apps" / "viewer.py"
+
+
+def streamlit_command(host: str, port: int, *, headless: bool = True, extra=()) -> list[str]:
+    """Arguments that start the viewer on `host:port` (they override .streamlit/config.toml)."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true" if headless else "false",
+        "--browser.gatherUsageStats",
+        "false",
+        *extra,
+    ]
