@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import keras
 
+from segtf.imageio import atomic_path
 from segtf.models.config import ModelConfig
 
 logger = logging.getLogger(__name__)
@@ -118,10 +119,8 @@ def load_model(name_or_path: str | os.PathLike = "default") -> tuple[keras.Model
 
 
 def _atomic_write_text(path: pathlib.Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def save_model_folder(

@@ -41,11 +41,8 @@ class Preprocess(keras.layers.Layer):
         x = ops.cast(images, self.compute_dtype)
         if spec["bgr"]:
             x = ops.flip(x, axis=-1)
-            mean, std = spec["mean"], spec["std"]
-        else:
-            mean, std = spec["mean"], spec["std"]
-        mean = ops.convert_to_tensor(mean, dtype=self.compute_dtype)
-        std = ops.convert_to_tensor(std, dtype=self.compute_dtype)
+        mean = ops.convert_to_tensor(spec["mean"], dtype=self.compute_dtype)
+        std = ops.convert_to_tensor(spec["std"], dtype=self.compute_dtype)
         return (x - mean) / std
 
     def get_config(self):
@@ -201,8 +198,9 @@ class ResizeToSide(keras.layers.Layer):
         w = ops.cast(shape[2], "float32")
         scale = self.side / ops.maximum(h, w)
         size = (ops.cast(ops.round(h * scale), "int32"), ops.cast(ops.round(w * scale), "int32"))
-        return ops.image.resize(ops.cast(images, self.compute_dtype), size,
-                                interpolation="bilinear", antialias=True)
+        return ops.image.resize(
+            ops.cast(images, self.compute_dtype), size, interpolation="bilinear", antialias=True
+        )
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None, None, input_shape[-1])
