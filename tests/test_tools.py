@@ -1,0 +1,91 @@
+"""The maintainer tools under tools/: the loss ablation's variants reach the trainer's loss, and
+its table is parsed from what `segtf evaluate` prints."""
+
+import argparse
+import importlib.util
+import itertools
+import pathlib
+
+import pytest
+
+from segtf import losses
+from segtf.metrics.report import format_table
+
+TOOLS = pathlib.Path(__file__).resolve().parents[1] / "tools"
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(f"tools_{name}", TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def ablation():
+    return load_tool("loss_ablation")
+
+
+@pytest.fixture(scope="module")
+def trainer():
+    return load_tool("train_arrays")
+
+
+REFINER_OUTPUTS = ["logits", "stage2_logits", "edge1_logits"]
+
+
+@pytest.mark.parametrize("variant", ["bce", "bce_iou", "bce_iou_ssim", "full"])
+def test_each_ablation_variant_reaches_the_trainers_loss(ablation, trainer, variant, tmp_path):
+    args = argparse.Namespace(
+        data=[tmp_path / "horse"], model="refiner_lite", epochs=3, out=tmp_path
+    )
+    command = ablation.train_command(args, variant)
+    mix = [float(v) for v in command[command.index("--mix") + 1 :][:3]]
+    edge_weight = float(command[command.index("--edge-weight") + 1])
+
+    loss, weights = trainer.make_loss("foreground", 1, None, REFINER_OUTPUTS, mix, edge_weight)
+
+    expected_mix, expected_edge = ablation.VARIANTS[variant]
+    stage_loss = loss["stage2_logits"]
+    assert isinstance(stage_loss, losses.BinaryMixLoss)
+    assert (stage_loss.bce, stage_loss.iou, stage_loss.ssim) == tuple(map(float, expected_mix))
+    assert weights["edge1_logits"] == expected_edge
+    assert weights["logits"] == 1.0
+    # Every variant trains with the same budget: only the loss flags differ.
+    assert command[command.index("--epochs") + 1] == "3"
+
+
+def test_ablation_variants_build_up_one_part_at_a_time(ablation):
+    parts = [(*mix, edge) for mix, edge in ablation.VARIANTS.values()]
+    for before, after in itertools.pairwise(parts):
+        assert sum(a != b for a, b in zip(before, after, strict=True)) == 1
+
+
+def printed_evaluation(folder, data, mae, boundary):
+    result = {
+        "model": "m",
+        "data": data,
+        "images": 40,
+        "tta": False,
+        "tile": None,
+        "metrics": {"mae": mae, "max_f": 0.8, "boundary_iou": boundary, "images": 40},
+    }
+    return f"$ segtf evaluate {folder} {data}\n{format_table(result)}\n"
+
+
+def test_ablation_table_is_parsed_from_printed_evaluations(ablation):
+    printed = printed_evaluation(
+        "runs/x/models/a", "/d/weizmann_horse/val", 0.125, 0.45
+    ) + printed_evaluation("runs/x/models/a", "/d/ccp_person/val", 0.0625, 0.5)
+
+    results = ablation.parse_evaluations(printed)
+
+    assert results == {
+        "weizmann_horse": {"mae": 0.125, "max_f": 0.8, "boundary_iou": 0.45, "images": 40.0},
+        "ccp_person": {"mae": 0.0625, "max_f": 0.8, "boundary_iou": 0.5, "images": 40.0},
+    }
+    text = ablation.table({"bce": results, "full": {"ccp_person": {"mae": 0.05}}})
+    rows = text.splitlines()
+    assert "| ccp_person | full | 0.0500 | - |" in text
+    assert "| weizmann_horse | bce | 0.1250 | 0.8000 |" in text
+    assert len(rows) == 2 + 3  # header, rule, three (set, variant) rows with results
