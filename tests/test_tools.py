@@ -5,6 +5,7 @@ import argparse
 import importlib.util
 import itertools
 import pathlib
+import sys
 
 import pytest
 
@@ -89,3 +90,17 @@ def test_ablation_table_is_parsed_from_printed_evaluations(ablation):
     assert "| ccp_person | full | 0.0500 | - |" in text
     assert "| weizmann_horse | bce | 0.1250 | 0.8000 |" in text
     assert len(rows) == 2 + 3  # header, rule, three (set, variant) rows with results
+
+
+def test_ablation_step_output_is_kept_only_when_the_step_succeeds(ablation, tmp_path):
+    log = tmp_path / "ok.train.log"
+    printed = ablation.run_logged([sys.executable, "-c", "print('epoch 1: val 0.5')"], log)
+    assert printed.strip() == "epoch 1: val 0.5"
+    assert (tmp_path / "ok.train.out").read_text() == printed
+
+    failing = [sys.executable, "-c", "print('half'); raise SystemExit(3)"]
+    with pytest.raises(SystemExit, match="failed \\(3\\).*bad.train.log"):
+        ablation.run_logged(failing, tmp_path / "bad.train.log")
+    # A resumed ablation must not take a failed step's output for a finished one.
+    assert not (tmp_path / "bad.train.out").exists()
+    assert (tmp_path / "bad.train.out.part").read_text().strip() == "half"

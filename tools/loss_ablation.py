@@ -97,15 +97,19 @@ def parse_evaluations(printed: str) -> dict[str, dict[str, float]]:
 
 
 def run_logged(command: list[str], log: pathlib.Path) -> str:
+    """Runs `command` with stderr to `log` and stdout to `.out.part` beside it, written as it
+    comes so a long run can be watched, renamed to `.out` only when the command succeeds (so a
+    resumed ablation never reads a half-written one); returns the stdout."""
     print("$", " ".join(command), flush=True)
     env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow")}
-    with log.open("w") as stream:
-        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=stream, text=True, env=env)
-    stream_text = done.stdout
-    log.with_suffix(".out").write_text(stream_text)
+    printed = log.with_suffix(".out")
+    partial = printed.with_suffix(".out.part")
+    with log.open("w") as errors, partial.open("w") as output:
+        done = subprocess.run(command, stdout=output, stderr=errors, text=True, env=env)
     if done.returncode:
         raise SystemExit(f"failed ({done.returncode}), see {log}: {' '.join(command)}")
-    return stream_text
+    partial.replace(printed)
+    return printed.read_text()
 
 
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
