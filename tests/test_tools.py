@@ -38,7 +38,7 @@ REFINER_OUTPUTS = ["logits", "stage2_logits", "edge1_logits"]
 @pytest.mark.parametrize("variant", ["bce", "bce_iou", "bce_iou_ssim", "full"])
 def test_each_ablation_variant_reaches_the_trainers_loss(ablation, trainer, variant, tmp_path):
     args = argparse.Namespace(
-        data=[tmp_path / "horse"], model="refiner_lite", epochs=3, out=tmp_path
+        data=[tmp_path / "horse"], model="refiner_lite", epochs=3, seed=7, out=tmp_path
     )
     command = ablation.train_command(args, variant)
     mix = [float(v) for v in command[command.index("--mix") + 1 :][:3]]
@@ -54,6 +54,7 @@ def test_each_ablation_variant_reaches_the_trainers_loss(ablation, trainer, vari
     assert weights["logits"] == 1.0
     # Every variant trains with the same budget: only the loss flags differ.
     assert command[command.index("--epochs") + 1] == "3"
+    assert command[command.index("--seed") + 1] == "7"
 
 
 def test_ablation_variants_build_up_one_part_at_a_time(ablation):

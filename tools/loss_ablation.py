@@ -3,6 +3,7 @@ data, crop, seed and epochs, evaluates each on every val set with `segtf evaluat
 a table parsed from what those commands printed.
 
     python tools/loss_ablation.py --out runs/loss_ablation --epochs 5
+    python tools/loss_ablation.py --out runs/loss_ablation_seed1 --epochs 5 --seed 1
 
 Variants (BiRefNet's mix, built up one part at a time):
   bce            BCE only, no gradient auxiliary loss
@@ -56,6 +57,7 @@ def train_command(args, name: str) -> list[str]:
         "--eval-every", str(args.epochs),
         "--precision", "float32",
         "--workers", "1",
+        "--seed", str(args.seed),
         "--mix", *map(str, mix),
         "--edge-weight", str(edge_weight),
         "--out", str(args.out / name),
@@ -138,6 +140,7 @@ def main(argv=None) -> int:
     )
     p.add_argument("--model", default="refiner_lite")
     p.add_argument("--epochs", type=int, default=5, help="after the calibration epoch")
+    p.add_argument("--seed", type=int, default=0, help="same seed for every variant")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--out", type=pathlib.Path, default=ROOT / "runs" / "loss_ablation")
     args = p.parse_args(argv)
