@@ -75,7 +75,7 @@ def printed_evaluation(folder, data, mae, boundary):
     return f"$ segtf evaluate {folder} {data}\n{format_table(result)}\n"
 
 
-def test_ablation_table_is_parsed_from_printed_evaluations(ablation):
+def test_ablation_table_is_parsed_from_printed_evaluations(ablation, tmp_path):
     printed = printed_evaluation(
         "runs/x/models/a", "/d/weizmann_horse/val", 0.125, 0.45
     ) + printed_evaluation("runs/x/models/a", "/d/ccp_person/val", 0.0625, 0.5)
@@ -86,11 +86,27 @@ def test_ablation_table_is_parsed_from_printed_evaluations(ablation):
         "weizmann_horse": {"mae": 0.125, "max_f": 0.8, "boundary_iou": 0.45, "images": 40.0},
         "ccp_person": {"mae": 0.0625, "max_f": 0.8, "boundary_iou": 0.5, "images": 40.0},
     }
-    text = ablation.table({"bce": results, "full": {"ccp_person": {"mae": 0.05}}})
+
+
+def test_ablation_report_over_seeds_gives_mean_and_half_range(ablation, tmp_path):
+    seed0, seed1 = tmp_path / "seed0", tmp_path / "seed1"
+    for folder, mae in ((seed0, 0.125), (seed1, 0.175)):
+        folder.mkdir()
+        (folder / "bce.package.out").write_text(
+            printed_evaluation("m", "/d/ccp_person/val", mae, 0.5)
+        )
+    # Only seed 0 finished the full variant: a single value, shown as it is.
+    (seed0 / "full.package.out").write_text(printed_evaluation("m", "/d/ccp_person/val", 0.05, 0.6))
+
+    text = ablation.table(ablation.collect([seed0, seed1]))
+
     rows = text.splitlines()
-    assert "| ccp_person | full | 0.0500 | - |" in text
-    assert "| weizmann_horse | bce | 0.1250 | 0.8000 |" in text
-    assert len(rows) == 2 + 3  # header, rule, three (set, variant) rows with results
+    assert (
+        rows[2]
+        == "| ccp_person | bce | 0.1500 ± 0.0250 | 0.8000 ± 0.0000 | - | - | - | 0.5000 ± 0.0000 |"
+    )
+    assert rows[3] == "| ccp_person | full | 0.0500 | 0.8000 | - | - | - | 0.6000 |"
+    assert len(rows) == 4  # header, rule, one row per (val set, variant) with results
 
 
 def test_ablation_step_output_is_kept_only_when_the_step_succeeds(ablation, tmp_path):

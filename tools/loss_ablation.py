@@ -24,6 +24,8 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -114,7 +116,15 @@ def run_logged(command: list[str], log: pathlib.Path) -> str:
     return printed.read_text()
 
 
-def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
+def cell(values: list[float]) -> str:
+    """One run: its value. Several seeds: mean ± half their range."""
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{np.mean(values):.4f} ± {(max(values) - min(values)) / 2:.4f}"
+
+
+def table(results: dict[str, dict[str, dict[str, list[float]]]]) -> str:
+    """Markdown rows (val set, loss variant) from {variant: {val set: {metric: [values]}}}."""
     lines = [
         "| val set | loss | " + " | ".join(SHOWN_METRICS) + " |",
         "| --- | --- |" + " --- |" * len(SHOWN_METRICS),
@@ -125,9 +135,24 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
             metrics = per_set.get(val_set)
             if not metrics:
                 continue
-            cells = [f"{metrics[m]:.4f}" if m in metrics else "-" for m in SHOWN_METRICS]
+            cells = [cell(metrics[m]) if m in metrics else "-" for m in SHOWN_METRICS]
             lines.append(f"| {val_set} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def collect(folders: list[pathlib.Path]) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """Gathers every finished variant's printed evaluations across ablation folders (seeds)."""
+    results = {}
+    for name in VARIANTS:
+        for folder in folders:
+            printed = folder / f"{name}.package.out"
+            if not printed.exists():
+                continue
+            for val_set, metrics in parse_evaluations(printed.read_text()).items():
+                into = results.setdefault(name, {}).setdefault(val_set, {})
+                for metric, value in metrics.items():
+                    into.setdefault(metric, []).append(value)
+    return results
 
 
 def main(argv=None) -> int:
@@ -143,29 +168,35 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="same seed for every variant")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--out", type=pathlib.Path, default=ROOT / "runs" / "loss_ablation")
+    p.add_argument(
+        "--report",
+        nargs="+",
+        type=pathlib.Path,
+        metavar="DIR",
+        help="train nothing: print the table over finished ablation folders (e.g. two seeds)",
+    )
     args = p.parse_args(argv)
+    if args.report:
+        print(table(collect(args.report)))
+        return 0
     missing = [str(folder) for folder in args.data if not (folder / "val").is_dir()]
     if missing:
         raise SystemExit(f"no val/ folder in {', '.join(missing)}: pass --data FOLDER ...")
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    results = {}
     for name in args.variants:
         run = args.out / name
         if not (run / "summary.json").exists():
             run.mkdir(exist_ok=True)
             run_logged(train_command(args, name), args.out / f"{name}.train.log")
         printed_file = args.out / f"{name}.package.out"
-        if printed_file.exists():
-            printed = printed_file.read_text()
-        else:
-            printed = run_logged(package_command(args, name), args.out / f"{name}.package.log")
-        results[name] = parse_evaluations(printed)
+        if not printed_file.exists():
+            run_logged(package_command(args, name), args.out / f"{name}.package.log")
         summary = json.loads((run / "summary.json").read_text())
         print(f"{name}: {summary['epochs']} epochs, {summary['train_s'] / 60:.1f} min", flush=True)
 
-    text = table(results)
+    text = table(collect([args.out]))
     (args.out / "table.md").write_text(text + "\n")
     print(text)
     return 0
