@@ -6,8 +6,10 @@ import keras
 import numpy as np
 import pytest
 
+from segtf.models import build
 from segtf.training import PolyWarmup, TrainConfig, Trainer, resolve_config
 from segtf.training.config import parse_overrides
+from segtf.training.experiments import get_experiment, list_experiments
 from segtf.training.precision import resolve_precision
 
 
@@ -134,3 +136,13 @@ def test_write_config_is_plain_yaml(tmp_path):
     data = yaml.safe_load((tmp_path / "c.yaml").read_text())
     assert TrainConfig.from_dict(data) == TrainConfig()
     json.dumps(data)
+
+
+@pytest.mark.parametrize("name", list_experiments())
+def test_every_experiment_trains_every_training_output(name):
+    # An output without a loss in aux_losses is never trained (the refiner experiment once
+    # named keys its model does not have, leaving all deep supervision off).
+    config = get_experiment(name)
+    model = build(config.model, with_aux=True, width=0.125, head_filters=16)
+    outputs = set(model.output) if isinstance(model.output, dict) else {"logits"}
+    assert outputs - {"logits"} <= set(config.aux_losses), sorted(outputs)
