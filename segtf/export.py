@@ -29,6 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from segtf.imageio import default_permissions
+
 logger = logging.getLogger(__name__)
 
 FORMATS = ("saved_model", "tflite")
@@ -208,6 +210,7 @@ def export_saved_model(
     target.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target and renamed: TF Serving must never see half a version.
     tmp = pathlib.Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    default_permissions(tmp, directory=True)
     try:
         archive.write_out(str(tmp / "model"), verbose=False)
         _write_assets_extra(tmp / "model", info)
@@ -253,6 +256,7 @@ def export_tflite(
     flatbuffer = _convert_tflite(model, info.task, int(height), int(width))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    default_permissions(tmp, directory=True)
     try:
         (tmp / "model.tflite").write_bytes(flatbuffer)
         os.replace(tmp, target)

@@ -316,6 +316,17 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
     )
 
 
+def default_permissions(path: str | os.PathLike, directory: bool = False) -> None:
+    """Gives a temporary file / folder the permissions a plain open() / mkdir() would have.
+
+    mkstemp / mkdtemp create private entries (0600 / 0700); outputs moved into place from them
+    would otherwise be unreadable to the user's other tools and accounts.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yields a temporary path beside `path`; on success it is fsynced and moved onto `path`.
@@ -331,6 +342,7 @@ def atomic_path(path: str | os.PathLike):
         yield pathlib.Path(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        default_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -1,7 +1,9 @@
 """read_image: every input kind decodes to RGB uint8; every bad input raises InvalidImageError."""
 
 import io
+import os
 import pathlib
+import stat
 
 import numpy as np
 import pytest
@@ -11,6 +13,8 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from segtf.imageio import InvalidImageError, read_image, read_mask, write_png_atomic
+from segtf.metrics.report import write_json
+from segtf.zoo import ModelInfo, save_model_folder
 
 
 def _rgb(h=20, w=30, seed=0):
@@ -273,3 +277,28 @@ def test_write_png_atomic_leaves_no_temp_files(tmp_path):
     out = write_png_atomic(tmp_path / "sub" / "x.png", _rgb(5, 6))
     assert out.is_file() and read_image(out).shape == (5, 6, 3)
     assert [p.name for p in pathlib.Path(tmp_path / "sub").iterdir()] == ["x.png"]
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_atomic_outputs_get_the_usual_permissions_not_private_temp_ones(tmp_path, umask_022):
+    # mkstemp / mkdtemp make 0600 / 0700 entries; outputs must read like plain writes.
+    png = write_png_atomic(tmp_path / "mask.png", np.zeros((4, 4), np.uint8))
+    report = write_json(tmp_path / "report.json", {"a": 1})
+    assert stat.S_IMODE(png.stat().st_mode) == 0o644
+    assert stat.S_IMODE(report.stat().st_mode) == 0o644
+
+    from segtf import models
+
+    config = models.get_config("deeplabv3plus_lite", width=0.125, head_filters=16)
+    folder = save_model_folder(
+        models.build_from_config(config), ModelInfo(name="m", model=config), tmp_path / "m", card="x"
+    )
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    for name in ("config.json", "MODEL_CARD.md", "model.weights.h5"):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o644, name

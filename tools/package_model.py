@@ -24,7 +24,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def run_evaluate(folder: pathlib.Path, data: str, extra: list[str]) -> tuple[str, str]:
     command = [sys.executable, "-m", "segtf", "evaluate", str(folder), data, *extra]
-    shown = "segtf evaluate " + " ".join([str(folder.relative_to(ROOT)), data, *extra])
+    folder = folder.resolve()
+    shown_folder = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
+    shown = "segtf evaluate " + " ".join([str(shown_folder), data, *extra])
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     print(f"$ {shown}\n{out}", flush=True)
     return shown, out.strip()

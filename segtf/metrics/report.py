@@ -7,23 +7,20 @@ import json
 import math
 import os
 import pathlib
-import tempfile
 
 import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no global backend state
 
+from segtf.imageio import atomic_path
 from segtf.training.callbacks import colorize
 
 
 def write_json(path: str | os.PathLike, data: dict) -> pathlib.Path:
     """Writes JSON atomically (NaN written as null)."""
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_clean(data), indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 
