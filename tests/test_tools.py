@@ -121,3 +121,23 @@ def test_ablation_step_output_is_kept_only_when_the_step_succeeds(ablation, tmp_
     # A resumed ablation must not take a failed step's output for a finished one.
     assert not (tmp_path / "bad.train.out").exists()
     assert (tmp_path / "bad.train.out.part").read_text().strip() == "half"
+
+
+def test_package_model_keeps_the_printed_headline_metrics():
+    package = load_tool("package_model")
+    result = {
+        "model": "m",
+        "data": "val.txt",
+        "images": 3,
+        "tta": False,
+        "tile": None,
+        "metrics": {
+            "mean_iou": 0.5035,
+            "pixel_accuracy": 0.7959,
+            "per_class_iou": {"Sky": 0.928, "Road": 0.912},
+            "per_class_accuracy": {"Sky": 0.97, "Road": None},
+        },
+    }
+    printed = format_table(result)
+    assert package.headline(printed, "semantic") == {"mean_iou": 0.5035, "pixel_accuracy": 0.7959}
+    assert package.headline(printed, "foreground") == {}

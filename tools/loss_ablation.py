@@ -26,6 +26,8 @@ import sys
 
 import numpy as np
 
+from segtf.metrics.report import parse_table
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -86,17 +88,10 @@ def package_command(args, name: str) -> list[str]:
 
 def parse_evaluations(printed: str) -> dict[str, dict[str, float]]:
     """{val set name: {metric: value}} from package_model's echo of `segtf evaluate`."""
-    results, current = {}, None
-    for line in printed.splitlines():
-        if line.startswith("$ segtf evaluate "):
-            data = pathlib.Path(line.split()[4])
-            current = results.setdefault(data.parent.name, {})
-        elif current is not None and line.startswith("  "):
-            key, _, value = line.strip().partition(" ")
-            try:
-                current[key] = float(value)
-            except ValueError:
-                pass
+    results = {}
+    for block in printed.split("$ segtf evaluate ")[1:]:
+        data = pathlib.Path(block.split()[1])
+        results[data.parent.name] = parse_table(block)
     return results
 
 

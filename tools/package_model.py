@@ -9,6 +9,7 @@ quotes what `segtf evaluate` printed on each validation set (run here, not typed
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pathlib
 import platform
@@ -17,6 +18,7 @@ import sys
 
 import segtf.models as models
 from segtf.data import get_dataset_spec
+from segtf.metrics.report import parse_table
 from segtf.zoo import ZOO_DIR, ModelInfo, save_model_folder
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -30,6 +32,18 @@ def run_evaluate(folder: pathlib.Path, data: str, extra: list[str]) -> tuple[str
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     print(f"$ {shown}\n{out}", flush=True)
     return shown, out.strip()
+
+
+HEADLINE = {
+    "semantic": ("mean_iou", "pixel_accuracy"),
+    "foreground": ("mae", "weighted_f", "s_measure", "boundary_iou", "max_f"),
+}
+
+
+def headline(printed: str, task: str) -> dict[str, float]:
+    """The metrics a model's config.json keeps, parsed from what `segtf evaluate` printed."""
+    metrics = parse_table(printed)
+    return {key: metrics[key] for key in HEADLINE[task] if key in metrics}
 
 
 def leg_lines(legs: list[dict]) -> list[str]:
@@ -141,12 +155,16 @@ def main(argv=None) -> int:
         dataset=args.dataset,
     )
     folder = save_model_folder(model, info, args.out_dir / args.name, overwrite=True)
-    evaluations = []
+    evaluations, metrics = [], {}
     for item in args.eval:
-        _, data = item.split("=", 1)
+        name, data = item.split("=", 1)
         evaluations.append(run_evaluate(folder, data, []))
+        metrics[name] = headline(evaluations[-1][1], info.task)
         if args.tta:
             evaluations.append(run_evaluate(folder, data, ["--tta"]))
+            metrics[f"{name}_tta"] = headline(evaluations[-1][1], info.task)
+    # The zoo's config.json carries the printed figures too (the viewer shows them).
+    info = dataclasses.replace(info, metrics=metrics)
     legs = []
     for leg in args.legs:
         leg_summary = json.loads((leg / "summary.json").read_text())
