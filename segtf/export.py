@@ -29,7 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from segtf.imageio import default_permissions
+from segtf.imageio import temporary_sibling
 
 logger = logging.getLogger(__name__)
 
@@ -209,8 +209,7 @@ def export_saved_model(
     archive.add_endpoint(TENSOR_SIGNATURE, tensor_fn)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target and renamed: TF Serving must never see half a version.
-    tmp = pathlib.Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    default_permissions(tmp, directory=True)
+    tmp = temporary_sibling(target, directory=True)
     try:
         archive.write_out(str(tmp / "model"), verbose=False)
         _write_assets_extra(tmp / "model", info)
@@ -255,8 +254,7 @@ def export_tflite(
     target = _version_dir(out, _safe_name(name or info.name), version)
     flatbuffer = _convert_tflite(model, info.task, int(height), int(width))
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    default_permissions(tmp, directory=True)
+    tmp = temporary_sibling(target, directory=True)
     try:
         (tmp / "model.tflite").write_bytes(flatbuffer)
         os.replace(tmp, target)

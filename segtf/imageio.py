@@ -11,7 +11,7 @@ import io
 import logging
 import os
 import pathlib
-import tempfile
+import secrets
 import threading
 import warnings
 
@@ -316,15 +316,26 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
     )
 
 
-def default_permissions(path: str | os.PathLike, directory: bool = False) -> None:
-    """Gives a temporary file / folder the permissions a plain open() / mkdir() would have.
+def temporary_sibling(path: str | os.PathLike, directory: bool = False) -> pathlib.Path:
+    """Creates a new, uniquely named hidden file (or folder) beside `path`, to be filled and
+    then renamed onto it.
 
-    mkstemp / mkdtemp create private entries (0600 / 0700); outputs moved into place from them
-    would otherwise be unreadable to the user's other tools and accounts.
+    Unlike mkstemp / mkdtemp (private 0600 / 0700), it is created with the mode a plain
+    open() / mkdir() gives under the user's umask, so outputs moved into place from it are as
+    readable as any other file the user writes.
     """
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, (0o777 if directory else 0o666) & ~umask)
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        candidate = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            if directory:
+                os.mkdir(candidate, 0o777)
+            else:
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return candidate
+        except FileExistsError:
+            continue
 
 
 @contextlib.contextmanager
@@ -334,15 +345,11 @@ def atomic_path(path: str | os.PathLike):
     A kill or an error leaves either the old file or nothing under the final name, never a
     half-written one (the temporary file is removed on errors).
     """
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = temporary_sibling(path)
     try:
-        yield pathlib.Path(tmp)
+        yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        default_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -13,12 +13,11 @@ import logging
 import os
 import pathlib
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 
 import keras
 
-from segtf.imageio import atomic_path, default_permissions
+from segtf.imageio import atomic_path, temporary_sibling
 from segtf.models.config import ModelConfig
 
 logger = logging.getLogger(__name__)
@@ -136,8 +135,7 @@ def save_model_folder(
     if folder.exists() and not overwrite:
         raise FileExistsError(f"{folder} exists; pass overwrite=True to replace it")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    default_permissions(tmp, directory=True)
+    tmp = temporary_sibling(folder, directory=True)
     try:
         model.save_weights(tmp / WEIGHTS_FILE)
         _atomic_write_text(tmp / CONFIG_FILE, json.dumps(info.to_dict(), indent=2) + "\n")
