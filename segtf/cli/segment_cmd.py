@@ -112,9 +112,11 @@ def collect_jobs(
         path = pathlib.Path(text).expanduser()
         if path.is_dir():
             root = path.resolve()
-            if _is_within(out, root):
+            # Outputs of a folder go to out/<folder name>/: with --out set to the folder's
+            # parent, that is the input folder itself.
+            if _is_within(out, root) or _is_within(out / root.name, root):
                 raise ValueError(
-                    f"--out {out} is inside the input folder {path}: choose an "
+                    f"--out {out} would put outputs inside the input folder {path}: choose an "
                     "output folder outside the inputs (segtf never writes there)"
                 )
             for file in sorted(root.rglob("*")):
@@ -161,6 +163,12 @@ def _drop_clashes(jobs: list[Job], problems: list) -> tuple[list[Job], list]:
     return kept, problems
 
 
+def missing_kinds(job: Job, kinds: list[str], overwrite: bool) -> list[str]:
+    """The outputs to write: all with --overwrite, else only those not there yet (a user's
+    existing file is never replaced without --overwrite)."""
+    return list(kinds) if overwrite else [k for k in kinds if not output_path(job.base, k).exists()]
+
+
 def write_outputs(result, job: Job, kinds: list[str], opacity: float, classes) -> None:
     import numpy as np
 
@@ -187,12 +195,13 @@ def _process(segmenter, jobs, kinds, args, classes, report) -> tuple[int, int, i
 
     done = skipped = failed = 0
     for job in tqdm(jobs, desc="segment", unit="img", file=sys.stderr, disable=None):
-        if not args.overwrite and all(output_path(job.base, k).exists() for k in kinds):
+        todo = missing_kinds(job, kinds, args.overwrite)
+        if not todo:
             skipped += 1
             continue
         try:
             result = segmenter(job.source, tile=args.tile)
-            write_outputs(result, job, kinds, args.opacity, classes)
+            write_outputs(result, job, todo, args.opacity, classes)
             done += 1
         except Exception as err:  # noqa: BLE001  (one bad file must not stop the run)
             logger.debug("failure on %s", job.source, exc_info=True)

@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="continue from the latest checkpoint in the run folder",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        default=None,
+        help="start a fresh run in a non-empty run folder (its config, history and model go)",
+    )
     parser.add_argument("--list", action="store_true", help="list the named experiments")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
 
@@ -65,6 +71,7 @@ def _overrides(args: argparse.Namespace) -> dict:
             "precision",
             "strategy",
             "resume",
+            "overwrite",
         )
         if getattr(args, key, None) is not None
     }

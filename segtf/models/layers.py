@@ -17,6 +17,8 @@ NORMALIZATION = {
     "xception": {"mean": (127.5, 127.5, 127.5), "std": (127.5, 127.5, 127.5), "bgr": False},
     # keras.applications ResNet50 ("caffe" mode): BGR order, ImageNet mean, no scaling.
     "caffe": {"mean": (103.939, 116.779, 123.68), "std": (1.0, 1.0, 1.0), "bgr": True},
+    # EfficientNet-Lite (TF Lite's convention): (x - 127) / 128.
+    "efficientnet_lite": {"mean": (127.0, 127.0, 127.0), "std": (128.0, 128.0, 128.0), "bgr": False},
     # torchvision style: ImageNet mean / std.
     "imagenet": {"mean": (123.675, 116.28, 103.53), "std": (58.395, 57.12, 57.375), "bgr": False},
 }

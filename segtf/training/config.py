@@ -62,6 +62,7 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints (0 = at epoch ends only)
     keep_checkpoints: int = 3  # most recent checkpoints kept (the best is kept separately)
     resume: bool = False  # continue from the latest checkpoint in out_dir
+    overwrite: bool = False  # a fresh run may write into a non-empty out_dir
     val_every: int = 1  # validate every N epochs
     log_every: int = 20  # steps between TensorBoard scalar writes
     image_summaries: int = 2  # validation predictions written as TensorBoard images

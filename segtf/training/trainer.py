@@ -83,12 +83,28 @@ def model_config(config: TrainConfig, labels: LabelInfo):
     )
 
 
+def check_run_folder(out_dir: pathlib.Path, config: TrainConfig) -> None:
+    """A fresh run never writes into a folder that already holds something of the user's:
+    it would replace config.yaml / history.csv and the model folder."""
+    if config.resume or config.overwrite or not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise ValueError(f"out_dir {out_dir} is a file: choose a folder for the run")
+    if any(out_dir.iterdir()):
+        raise ValueError(
+            f"out_dir {out_dir} is not empty: pass --resume to continue the run there, "
+            "--overwrite to start afresh in it (its config, history and model are replaced), "
+            "or choose another --out"
+        )
+
+
 class Trainer:
     """`Trainer(config).fit()` trains, validates and writes `out_dir/model/`."""
 
     def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None):
         self.config = config
         self.out_dir = pathlib.Path(config.out_dir)
+        check_run_folder(self.out_dir, config)
         self.policy = apply_precision(config.precision, config.strategy)
         self.strategy = strategy or make_strategy(config.strategy)
         self.is_chief, self.worker = task_info(self.strategy)

