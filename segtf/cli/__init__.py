@@ -23,9 +23,18 @@ COMMAND_MODULES = (
 )
 
 
+def _version() -> str:
+    from segtf import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segtf", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log more detail (and TensorFlow's own lines)"
+    )
+    parser.add_argument("--version", action="version", version=f"segtf {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         try:
@@ -48,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if not args.verbose:
+        from segtf.cli.quiet import import_backend_quietly
+
+        import_backend_quietly()
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError) as err:
