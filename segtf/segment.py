@@ -17,6 +17,7 @@ import numpy as np
 
 from segtf import palette as palettes
 from segtf.imageio import DEFAULT_MAX_PIXELS, read_image, write_png_atomic
+from segtf.tasks import result_classes
 
 # TensorFlow / Keras are imported inside the functions that need them, so `import segtf`
 # (which imports this module) stays light.
@@ -210,11 +211,7 @@ class Segmenter:
         normalize_tile(self.tile, (1, 1))  # check the argument now, not on the first image
         self.overlap = overlap
         self.max_pixels = max_pixels
-        num_classes = 2 if self.task == "foreground" else self.info.model.num_classes
-        self.class_names = tuple(self.info.class_names) or _default_names(self.task, num_classes)
-        self.palette = palettes.as_palette(self.info.palette, num_classes)
-        if self.task == "foreground" and not self.info.palette:
-            self.palette = np.array([[0, 0, 0], [255, 0, 128]], np.uint8)
+        self.class_names, self.palette = result_classes(self.info)
 
     @property
     def task(self) -> str:
@@ -257,12 +254,6 @@ def _is_keras_model(obj) -> bool:
     import keras
 
     return isinstance(obj, keras.Model)
-
-
-def _default_names(task: str, num_classes: int) -> tuple[str, ...]:
-    if task == "foreground":
-        return ("background", "foreground")
-    return tuple(f"class_{i}" for i in range(num_classes))
 
 
 def segment(

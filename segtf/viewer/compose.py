@@ -11,9 +11,9 @@ import numpy as np
 from PIL import Image, ImageOps
 
 import segtf.palette
+from segtf.tasks import FOREGROUND_PALETTE
 
 LIGHT, DARK = 204, 153  # the usual grey checkerboard behind transparent pixels
-FOREGROUND_PALETTE = ((0, 0, 0), (255, 64, 128))  # background, foreground
 
 
 def colorize(labels: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:

@@ -6,9 +6,8 @@ import os
 import pathlib
 from dataclasses import dataclass
 
-import segtf.palette
 from segtf import zoo
-from segtf.viewer.compose import FOREGROUND_PALETTE
+from segtf.tasks import result_classes
 
 
 @dataclass(frozen=True)
@@ -35,19 +34,12 @@ class ZooEntry:
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        if self.info.class_names:
-            return self.info.class_names
-        if self.task == "foreground":
-            return ("background", "foreground")
-        return tuple(f"class {i}" for i in range(self.info.model.num_classes))
+        return result_classes(self.info)[0]
 
     @property
     def palette(self) -> tuple[tuple[int, int, int], ...]:
         """The card's palette, completed with the PASCAL VOC colour map where it is short."""
-        if self.task == "foreground" and len(self.info.palette) < 2:
-            return FOREGROUND_PALETTE
-        colours = segtf.palette.as_palette(self.info.palette, len(self.class_names))
-        return tuple(tuple(int(v) for v in c) for c in colours)
+        return tuple(tuple(int(v) for v in c) for c in result_classes(self.info)[1])
 
     def card(self) -> str:
         """MODEL_CARD.md, or "" when the folder has none."""
@@ -83,6 +75,10 @@ def list_entries(directory: str | os.PathLike | None = None) -> list[ZooEntry]:
     return sorted(entries, key=lambda e: (e.name != zoo.DEFAULT_MODEL, e.name))
 
 
+# Errors and times are not shares of anything: shown as numbers, never as percentages.
+ABSOLUTE_METRICS = {"mae", "loss"}
+
+
 def format_metrics(metrics: dict) -> list[tuple[str, str]]:
     """Card metrics as (label, value) pairs for display: fractions as percentages."""
     rows = []
@@ -91,7 +87,9 @@ def format_metrics(metrics: dict) -> list[tuple[str, str]]:
             rows += [(f"{key} {label}", text) for label, text in format_metrics(value)]
             continue
         label = key.replace("_", " ")
-        if isinstance(value, float) and 0 <= value <= 1 and "time" not in key and "ms" not in key:
+        if key in ABSOLUTE_METRICS and isinstance(value, float):
+            rows.append((label, f"{value:.4f}"))
+        elif isinstance(value, float) and 0 <= value <= 1 and "time" not in key and "ms" not in key:
             rows.append((label, f"{100 * value:.1f}%"))
         elif isinstance(value, float):
             rows.append((label, f"{value:.3g}"))
