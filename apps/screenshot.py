@@ -23,7 +23,7 @@ def default_image(model: str | None) -> pathlib.Path:
     camvid = [e for e in gallery.find_examples(camvid_limit=3) if e.source == "camvid"]
     if camvid and (model is None or "camvid" in model):
         return camvid[min(1, len(camvid) - 1)].path
-    return gallery.BUNDLED_DIR / "street.jpg"
+    return gallery.BUNDLED_DIR / "street_person.jpg"
 
 
 def shrink_png(path: pathlib.Path, colours: int = 256) -> None:
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zoo", help="folder of model folders (default: models/)")
     parser.add_argument("--model", help="model to select (default: the page's first)")
     parser.add_argument(
-        "--image", help="image to upload (default: a CamVid val image or apps/examples/street.jpg)"
+        "--image", help="image to upload (default: a CamVid val image or apps/examples/street_person.jpg)"
     )
     parser.add_argument("--out", default=str(ROOT / "docs" / "images" / "viewer.png"))
     parser.add_argument("--width", type=int, default=1400)

@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-PHOTO = REPO / "apps" / "examples" / "street.jpg"
+PHOTO = REPO / "apps" / "examples" / "street_person.jpg"
 MEMORY_SIZES = ((1000, 1500), (2000, 3000), (3000, 4500), (4000, 6000))
 
 

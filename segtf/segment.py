@@ -113,15 +113,40 @@ class SegmentationResult:
             return palettes.overlay_alpha(self.image, self.alpha, self.palette[-1], opacity)
         return palettes.overlay_labels(self.image, self.labels, self.palette, opacity)
 
-    def cutout(self, classes=None) -> np.ndarray:
-        """RGBA uint8 (H, W, 4) with a transparent background.
+    def cutout(
+        self,
+        classes=None,
+        *,
+        threshold: float | None = None,
+        background=None,
+        refine_foreground: bool = False,
+    ) -> np.ndarray:
+        """RGBA uint8 (H, W, 4) with a transparent background, or RGB over `background`.
 
         Args:
             classes: semantic models only: class indices or names to keep (their summed
                 probability becomes the alpha). Foreground models use their alpha matte.
+            threshold: hard edges: alpha becomes 0 or 1 at this value (e.g. 0.5).
+            background: an RGB tuple or an image (any `read_image` input): composite onto it
+                and return RGB instead of RGBA.
+            refine_foreground: estimate the foreground colour of mixed pixels (hair, fur) so
+                the old background does not show as a halo (Forte & Pitié's blur fusion).
         """
+        from segtf import matting
+
+        alpha = self._cutout_alpha(classes)
+        if threshold is not None:
+            alpha = matting.binarize(alpha, threshold)
+        colours = matting.estimate_foreground(self.image, alpha) if refine_foreground else self.image
+        if background is not None:
+            if not isinstance(background, tuple):
+                background = read_image(background)
+            return matting.composite(colours, alpha, background)
+        return palettes.cutout(colours, alpha)
+
+    def _cutout_alpha(self, classes) -> np.ndarray:
         if self.task == "foreground":
-            return palettes.cutout(self.image, self.alpha)
+            return self.alpha
         if classes is None:
             raise ValueError(
                 "cutout() of a semantic model needs classes=[...] (indices or "
@@ -130,19 +155,25 @@ class SegmentationResult:
         if isinstance(classes, (str, int, np.integer)):
             classes = [classes]
         keep = [self._class_index(c) for c in classes]
-        return palettes.cutout(self.image, self.probabilities[..., keep].sum(-1))
+        return self.probabilities[..., keep].sum(-1)
 
-    def to_image(self):
+    def to_image(self, threshold: float | None = None):
         """A PIL image of the result.
 
         Semantic models: a palette ("P") image whose pixel values are the class indices and
         whose colours are the class colours (beyond 256 classes: an RGB colour mask).
-        Foreground models: the alpha matte as 8-bit grayscale ("L").
+        Foreground models: the alpha matte as 8-bit grayscale ("L"); with `threshold`, a
+        binary mask (0 / 255).
         """
         from PIL import Image
 
         if self.task == "foreground":
-            return Image.fromarray(np.clip(np.rint(self.alpha * 255.0), 0, 255).astype(np.uint8))
+            alpha = self.alpha
+            if threshold is not None:
+                from segtf.matting import binarize
+
+                alpha = binarize(alpha, threshold)
+            return Image.fromarray(np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8))
         if len(self.palette) > 256:
             return Image.fromarray(self.colour_mask())
         image = Image.fromarray(self.labels.astype(np.uint8)).convert("P")

@@ -14,7 +14,7 @@ from PIL import Image
 from segtf.viewer import browser
 
 pytestmark = pytest.mark.browser
-EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "apps" / "examples" / "street.jpg"
+EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "apps" / "examples" / "street_person.jpg"
 
 
 @pytest.fixture(scope="module")

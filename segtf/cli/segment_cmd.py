@@ -28,8 +28,15 @@ def register(subparsers) -> None:
         help="segment images or folders of images into --out",
         description=__doc__.splitlines()[0],
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    parser.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="image files or folders; - reads one from stdin"
+    )
+    parser.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        help="output folder (created if needed); - writes the one --save output to stdout",
+    )
     parser.add_argument(
         "--model",
         default="default",
@@ -70,6 +77,25 @@ def register(subparsers) -> None:
         help="raise the decompression-bomb limit (default ~89 Mpx)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    cut = parser.add_argument_group("mask and cut-out finishing (foreground models mostly)")
+    cut.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="hard edges: masks become binary (0/255) and cut-outs opaque at this alpha (e.g. 0.5)",
+    )
+    cut.add_argument(
+        "--bg-color",
+        default=None,
+        help="cut-outs over this colour ('#rrggbb', 'R,G,B' or white/black/green...) as RGB",
+    )
+    cut.add_argument("--bg-image", default=None, help="cut-outs over this image (resized to cover)")
+    cut.add_argument(
+        "--refine-foreground",
+        action="store_true",
+        help="estimate foreground colours at soft edges so hair and fur lose the old "
+        "background's halo",
+    )
     parser.set_defaults(func=run)
 
 
@@ -169,28 +195,65 @@ def missing_kinds(job: Job, kinds: list[str], overwrite: bool) -> list[str]:
     return list(kinds) if overwrite else [k for k in kinds if not output_path(job.base, k).exists()]
 
 
-def write_outputs(result, job: Job, kinds: list[str], opacity: float, classes) -> None:
+@dataclass(frozen=True)
+class Finish:
+    """How masks and cut-outs are finished (the CLI's cut-out options, checked once)."""
+
+    opacity: float = 0.5
+    classes: list[str] | None = None
+    threshold: float | None = None
+    background: object = None  # an RGB tuple or an RGB array
+    refine_foreground: bool = False
+
+    def picture(self, result, kind: str):
+        """The PIL image or array written for `kind` (not for probs)."""
+        if kind == "mask":
+            return result.to_image(threshold=self.threshold)
+        if kind == "overlay":
+            return result.overlay(opacity=self.opacity)
+        return result.cutout(
+            None if result.task == "foreground" else self.classes,
+            threshold=self.threshold,
+            background=self.background,
+            refine_foreground=self.refine_foreground,
+        )
+
+
+def make_finish(args: argparse.Namespace) -> Finish:
+    from segtf.imageio import read_image
+    from segtf.matting import parse_colour
+
+    if not 0.0 <= args.opacity <= 1.0:
+        raise ValueError(f"--opacity {args.opacity}: use a value in 0..1, e.g. 0.5")
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
+        raise ValueError(f"--threshold {args.threshold}: use a value between 0 and 1, e.g. 0.5")
+    if args.bg_color and args.bg_image:
+        raise ValueError("--bg-color and --bg-image: give one background, not both")
+    background = parse_colour(args.bg_color) if args.bg_color else None
+    if args.bg_image:
+        try:
+            background = read_image(args.bg_image)
+        except ValueError as err:
+            raise ValueError(f"--bg-image: {err}") from None
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    return Finish(args.opacity, classes, args.threshold, background, args.refine_foreground)
+
+
+def write_outputs(result, job: Job, kinds: list[str], finish: Finish) -> None:
     import numpy as np
 
     from segtf.imageio import atomic_path, write_png_atomic
 
     for kind in kinds:
         path = output_path(job.base, kind)
-        if kind == "mask":
-            write_png_atomic(path, result.to_image())
-        elif kind == "overlay":
-            write_png_atomic(path, result.overlay(opacity=opacity))
-        elif kind == "cutout":
-            write_png_atomic(
-                path,
-                result.cutout() if result.task == "foreground" else result.cutout(classes=classes),
-            )
-        else:
+        if kind == "probs":
             with atomic_path(path) as tmp, open(tmp, "wb") as f:
                 np.save(f, result.probabilities.astype(np.float16))
+        else:
+            write_png_atomic(path, finish.picture(result, kind))
 
 
-def _process(segmenter, jobs, kinds, args, classes, report) -> tuple[int, int, int]:
+def _process(segmenter, jobs, kinds, args, finish, report) -> tuple[int, int, int]:
     from tqdm import tqdm
 
     done = skipped = failed = 0
@@ -201,7 +264,7 @@ def _process(segmenter, jobs, kinds, args, classes, report) -> tuple[int, int, i
             continue
         try:
             result = segmenter(job.source, tile=args.tile)
-            write_outputs(result, job, todo, args.opacity, classes)
+            write_outputs(result, job, todo, finish)
             done += 1
         except Exception as err:  # noqa: BLE001  (one bad file must not stop the run)
             logger.debug("failure on %s", job.source, exc_info=True)
@@ -220,8 +283,9 @@ def run(args: argparse.Namespace) -> int:
     from segtf.imageio import DEFAULT_MAX_PIXELS
 
     kinds = parse_kinds(args.save)
-    if not 0.0 <= args.opacity <= 1.0:
-        raise ValueError(f"--opacity {args.opacity}: use a value in 0..1, e.g. 0.5")
+    finish = make_finish(args)
+    if args.out == "-" or args.inputs == ["-"]:
+        return run_pipe(args, kinds, finish)
     out = pathlib.Path(args.out).expanduser()
     jobs, problems = collect_jobs(args.inputs, out, args.glob)
 
@@ -233,14 +297,10 @@ def run(args: argparse.Namespace) -> int:
     segmenter = segtf.Segmenter(
         args.model, tta=args.tta, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS
     )
-    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
-    if "cutout" in kinds and segmenter.task != "foreground" and not classes:
-        raise ValueError(
-            "--save cutout with a semantic model needs --classes (e.g. --classes "
-            f"{','.join(segmenter.class_names[:2])})"
-        )
+    check_cutout_classes(segmenter, kinds, finish)
     start = time.perf_counter()
-    done, skipped, failed = _process(segmenter, jobs, kinds, args, classes, report)
+    done, skipped, failed = _process(segmenter, jobs, kinds, args, finish, report)
+
     seconds = time.perf_counter() - start
     failed += len(problems)
     rate = done / seconds if seconds > 0 else 0.0
@@ -249,3 +309,42 @@ def run(args: argparse.Namespace) -> int:
         f"skipped {skipped} existing, {failed} failed; outputs in {out}"
     )
     return 1 if failed else 0
+
+
+def check_cutout_classes(segmenter, kinds: list[str], finish: Finish) -> None:
+    if "cutout" in kinds and segmenter.task != "foreground" and not finish.classes:
+        raise ValueError(
+            "--save cutout with a semantic model needs --classes (e.g. --classes "
+            f"{','.join(segmenter.class_names[:2])})"
+        )
+
+
+def run_pipe(args: argparse.Namespace, kinds: list[str], finish: Finish) -> int:
+    """`segtf segment - -o -`: one image from stdin (or a file), one PNG to stdout."""
+    import io
+
+    import segtf
+    from segtf.imageio import DEFAULT_MAX_PIXELS
+
+    if args.out != "-" or len(args.inputs) != 1:
+        raise ValueError("pipes take one image: `segtf segment - -o - --save cutout < in > out`")
+    if len(kinds) != 1 or kinds[0] == "probs":
+        raise ValueError("-o - writes one PNG: choose one of --save mask, overlay or cutout")
+    source = sys.stdin.buffer.read() if args.inputs[0] == "-" else args.inputs[0]
+    if args.inputs[0] == "-" and not source:
+        raise ValueError("stdin is empty: pipe an image in, e.g. `segtf segment - -o - < photo.jpg`")
+    segmenter = segtf.Segmenter(
+        args.model, tta=args.tta, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS
+    )
+    check_cutout_classes(segmenter, kinds, finish)
+    result = segmenter(source, tile=args.tile)
+    picture = finish.picture(result, kinds[0])
+    if not hasattr(picture, "save"):
+        from PIL import Image
+
+        picture = Image.fromarray(picture)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    sys.stdout.buffer.write(buffer.getvalue())
+    sys.stdout.buffer.flush()
+    return 0
