@@ -94,8 +94,22 @@ def load_info(name_or_path: str | os.PathLike) -> ModelInfo:
             f"{path}: no {config_path.name} beside it; save models with "
             "segtf.zoo.save_model_folder so their classes and palette travel along"
         )
-    with open(config_path, encoding="utf-8") as f:
-        return ModelInfo.from_dict(json.load(f))
+    fix = "restore the folder from its source (reinstall or re-download the model), or re-save it"
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{config_path}: not valid JSON ({err}); {fix}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
+        raise ValueError(f"{config_path}: has no 'model' section (the model config); {fix}")
+    known = {f.name for f in dataclasses.fields(ModelInfo)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{config_path}: unknown keys {unknown}; valid: {sorted(known)}")
+    try:
+        return ModelInfo.from_dict(data)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{config_path}: {err}; {fix}") from None
 
 
 def load_model(name_or_path: str | os.PathLike = "default") -> tuple[keras.Model, ModelInfo]:
@@ -106,15 +120,37 @@ def load_model(name_or_path: str | os.PathLike = "default") -> tuple[keras.Model
     path = resolve_model_path(name_or_path)
     info = load_info(path)
     if path.suffix == ".keras":
-        model = keras.saving.load_model(path, safe_mode=True)
+        try:
+            model = keras.saving.load_model(path, safe_mode=True)
+        except Exception as err:  # noqa: BLE001  (zip / h5 / deserialisation errors)
+            raise ValueError(
+                f"{path}: not a loadable .keras model ({type(err).__name__}: "
+                f"{str(err).splitlines()[0][:200] if str(err) else ''}); re-save it with "
+                "model.save(...) or use a model folder"
+            ) from None
     else:
-        model = build_from_config(info.model, name=info.name)
-        weights = path / WEIGHTS_FILE
-        if not weights.is_file():
-            raise ValueError(f"{path}: missing {WEIGHTS_FILE}")
-        model.load_weights(weights)
+        # The folder's weights replace any ImageNet initialisation: do not read it.
+        config = dataclasses.replace(info.model, backbone_weights=None)
+        model = build_from_config(config, name=info.name)
+        load_folder_weights(model, path)
     logger.info("loaded model %s from %s", info.name, path)
     return model, info
+
+
+def load_folder_weights(model: keras.Model, folder: pathlib.Path) -> None:
+    """Loads `folder/model.weights.h5` into `model`, naming the folder, file and fix on error."""
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ValueError(f"{folder}: missing {WEIGHTS_FILE}; restore the model folder")
+    try:
+        model.load_weights(weights)
+    except Exception as err:  # noqa: BLE001  (h5py / Keras raise many types here)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"{weights}: cannot be loaded into the model {CONFIG_FILE} describes ({first[:200]}); "
+            "the file is damaged or belongs to another model or class count: restore the "
+            "folder, or save the weights again with segtf.zoo.save_model_folder"
+        ) from None
 
 
 def _atomic_write_text(path: pathlib.Path, text: str) -> None:

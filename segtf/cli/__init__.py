@@ -63,10 +63,60 @@ def main(argv: list[str] | None = None) -> int:
         import_backend_quietly()
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as err:
-        # User errors (bad paths, names, data) get one clear line, not a traceback.
-        print(f"segtf {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"segtf {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as err:
+        # User errors (bad paths, names, data, full disks) get one clear line, no traceback.
+        print(f"segtf {args.command}: error: {describe_error(err)}", file=sys.stderr)
         return 2
+    except Exception as err:  # noqa: BLE001  (a bug: summary here, traceback in a file)
+        report = write_traceback()
+        print(
+            f"segtf {args.command}: unexpected error {type(err).__name__}: {err}\n"
+            f"  the full traceback is in {report}; please include it in a bug report",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def describe_error(err: BaseException, folder=None) -> str:
+    """One line for the user: OS errors say what happened to which file in plain words.
+    `folder`: where a write failed; a short write there with the disk full (numpy and Pillow
+    report "N requested and M written" without an errno) is named as such."""
+    import errno
+    import shutil
+
+    if isinstance(err, OSError) and not err.errno and folder is not None:
+        try:
+            if shutil.disk_usage(folder).free < 1 << 20:
+                return f"{folder}: no space left on device: free some space or choose another folder"
+        except OSError:
+            pass
+    if isinstance(err, OSError) and not isinstance(err, ValueError) and err.errno:
+        where = f"{err.filename}: " if err.filename else ""
+        fixes = {
+            errno.ENOSPC: "no space left on device: free some space or choose another folder",
+            errno.EEXIST: "already exists: remove it, choose another name, or pass --overwrite",
+            errno.ENOTDIR: "is not a folder: give a folder path",
+            errno.EISDIR: "is a folder: give a file path",
+            errno.EACCES: "permission denied: choose a folder you can write to",
+            errno.EROFS: "the file system is read-only: choose another folder",
+            errno.ENOENT: "no such file or folder: check the path",
+        }
+        return where + fixes.get(err.errno, err.strerror or str(err))
+    return str(err)
+
+
+def write_traceback() -> str:
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="segtf-error-", suffix=".txt", delete=False
+    ) as f:
+        traceback.print_exc(file=f)
+        return f.name
 
 
 if __name__ == "__main__":

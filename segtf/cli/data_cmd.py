@@ -93,6 +93,11 @@ def _validated(args, rules):
 
 def run_check(args) -> int:
     report = _validated(args, resolve_rules(args))
+    if not report.pairs:
+        raise ValueError(
+            f"{args.source}: no usable image / mask pairs ({len(report.bad)} bad); put images "
+            "in images/ and masks with the same names in masks/"
+        )
     print(
         f"{len(report.pairs)} good pair(s), {len(report.bad)} bad, "
         f"{len(set(report.sizes.values()))} distinct size(s)"

@@ -11,8 +11,9 @@ def run(args: argparse.Namespace) -> int:
     from segtf.metrics.report import format_table
     from segtf.zoo import load_model
 
+    scales = parse_scales(args.scales)
+    check_output_folder(args.out, "--out")  # before the evaluation, not after it
     model, info = load_model(args.model)
-    scales = tuple(float(s) for s in args.scales.split(",")) if args.scales else None
     result = evaluate(
         model,
         info,
@@ -30,6 +31,26 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         print(f"report, plots and overlays written to {args.out}")
     return 0
+
+
+def parse_scales(text: str | None) -> tuple[float, ...] | None:
+    if not text:
+        return None
+    try:
+        scales = tuple(float(s) for s in text.split(","))
+    except ValueError:
+        raise ValueError(f"--scales {text!r}: give numbers separated by commas, e.g. 0.75,1,1.25") from None
+    if any(s <= 0 for s in scales):
+        raise ValueError(f"--scales {text!r}: scales must be positive, e.g. 0.75,1,1.25")
+    return scales
+
+
+def check_output_folder(path: str | None, option: str) -> None:
+    """An output folder option must not name an existing file (checked before any work)."""
+    import pathlib
+
+    if path and pathlib.Path(path).exists() and not pathlib.Path(path).is_dir():
+        raise ValueError(f"{option} {path} is an existing file: give a folder (new or existing)")
 
 
 def register(subparsers) -> None:

@@ -58,8 +58,10 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from segtf.cli.evaluate_cmd import check_output_folder
     from segtf.export import export
 
+    check_output_folder(args.out, "--out")  # before tracing the model
     size = parse_size(args.input_size)
     if size and args.fmt != "tflite":
         raise ValueError("--input-size applies to --format tflite only (SavedModels take any size)")

@@ -268,12 +268,19 @@ def _process(segmenter, jobs, kinds, args, finish, report) -> tuple[int, int, in
             done += 1
         except Exception as err:  # noqa: BLE001  (one bad file must not stop the run)
             logger.debug("failure on %s", job.source, exc_info=True)
-            report(
-                str(job.source),
-                str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}",
-            )
+            report(str(job.source), _failure_text(err, job.base.parent))
             failed += 1
     return done, skipped, failed
+
+
+def _failure_text(err: Exception, folder: pathlib.Path) -> str:
+    from segtf.cli import describe_error
+
+    if isinstance(err, ValueError):
+        return str(err)
+    if isinstance(err, OSError):
+        return describe_error(err, folder if folder.exists() else None)
+    return f"{type(err).__name__}: {err}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -57,6 +57,12 @@ def open_checked(path: str, full_decode: bool = True) -> Image.Image:
             "not an image file PIL or TensorFlow can read",
             "replace it with a PNG / JPEG or remove it",
         ) from None
+    except Image.DecompressionBombError as err:
+        raise _Bad(
+            path,
+            f"is too large to decode safely ({err})",
+            "shrink it (e.g. to under 40 Mpx) or remove it; it may be a decompression bomb",
+        ) from None
     except (OSError, SyntaxError, ValueError) as err:
         raise _Bad(
             path,

@@ -80,7 +80,58 @@ class TrainConfig:
         values = dict(data)
         for key in ("crop_size", "val_crop_size"):
             values[key] = _size(values[key]) if values.get(key) is not None else values.get(key)
+        for f in dataclasses.fields(cls):
+            if f.name in values:
+                values[f.name] = _checked(f, values[f.name])
+        _check_model_overrides(values.get("model_overrides") or {})
         return cls(**values)
+
+
+def _default_of(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+
+
+def _checked(f: dataclasses.Field, value):
+    """`value` for field `f`, converted where lossless (3 -> 3.0), else a ValueError that
+    names the key and what it takes."""
+    default = _default_of(f)
+    if value is None or default is None:
+        return value
+    kind = type(default)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, str | dict | list | tuple):
+        if isinstance(value, type(default)) or (
+            isinstance(default, tuple | list) and isinstance(value, tuple | list)
+        ):
+            return value
+    else:
+        return value
+    raise ValueError(
+        f"training config key {f.name!r} takes {kind.__name__} (e.g. {f.name}={default!r}), "
+        f"got {value!r}"
+    )
+
+
+def _check_model_overrides(overrides: dict) -> None:
+    from segtf.models.config import ModelConfig
+
+    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown model_overrides keys {unknown} (e.g. model_overrides.width=0.5); "
+            f"valid: {sorted(known)}"
+        )
 
 
 def _size(value) -> tuple[int, int]:
@@ -96,8 +147,12 @@ def load_file(path: str | pathlib.Path) -> dict:
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as err:
+        detail = str(err).replace("\n", " ")
+        raise ValueError(f"config file {path} cannot be read: {detail}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
     return data

@@ -1,0 +1,251 @@
+"""Bad and odd inputs over the CLI (issue 15): each case builds the input in a temporary
+folder, runs the command, and asserts the exact outcome: exit code, a message naming the input
+and the fix, no traceback, and every pre-existing user file byte-identical afterwards.
+The terminal summary prints how many kinds were tried and their outcomes."""
+
+from __future__ import annotations
+
+import collections
+import json
+import pathlib
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import segtf.models
+from segtf.cli import main
+from segtf.zoo import ModelInfo, save_model_folder
+
+OUTCOMES: collections.Counter = collections.Counter()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    config = segtf.models.get_config("deeplabv3plus_lite", num_classes=3, width=0.125, head_filters=16)
+    model = segtf.models.build_from_config(config)
+    info = ModelInfo(name="tiny", model=config, class_names=("a", "b", "c"))
+    return save_model_folder(model, info, tmp_path_factory.mktemp("zoo") / "tiny")
+
+
+def photo(path: pathlib.Path, size=(24, 32)) -> pathlib.Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((*size, 3), 120, np.uint8)).save(path)
+    return path
+
+
+def pair_folder(root: pathlib.Path, count: int = 2) -> pathlib.Path:
+    for i in range(count):
+        photo(root / "images" / f"p{i}.png")
+        (root / "masks").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((24, 32), np.uint8)).save(root / "masks" / f"p{i}.png")
+    return root
+
+
+def contents(folder: pathlib.Path) -> dict:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def expect(kind: str, argv: list[str], code: int, needles: list[str], capsys, keep: pathlib.Path):
+    before = contents(keep)
+    result = main(argv)
+    err = capsys.readouterr().err
+    ok = result == code and all(n in err for n in needles) and "Traceback" not in err
+    OUTCOMES[f"{'clean error' if code else 'handled'} exit {code}"] += 1
+    assert result == code, (kind, result, err)
+    for needle in needles:
+        assert needle in err, (kind, needle, err)
+    assert "Traceback" not in err, (kind, err)
+    assert contents(keep) == before, f"{kind}: user files changed"
+    assert ok
+
+
+# --- damaged model folders ------------------------------------------------------------------
+
+
+def damage_truncated_weights(folder):
+    weights = folder / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:5000])
+
+
+def damage_config_without_model(folder):
+    data = json.loads((folder / "config.json").read_text())
+    del data["model"]
+    (folder / "config.json").write_text(json.dumps(data))
+
+
+def damage_config_unknown_key(folder):
+    data = json.loads((folder / "config.json").read_text())
+    data["colour_scheme"] = "blue"
+    (folder / "config.json").write_text(json.dumps(data))
+
+
+def damage_config_not_json(folder):
+    (folder / "config.json").write_text("{name: tiny,,,")
+
+
+def damage_wrong_class_count(folder):
+    data = json.loads((folder / "config.json").read_text())
+    data["model"]["num_classes"] = 5
+    (folder / "config.json").write_text(json.dumps(data))
+
+
+def damage_other_models_weights(folder):
+    config = segtf.models.get_config("pspnet_lite", num_classes=3, width=0.125, head_filters=16)
+    segtf.models.build_from_config(config).save_weights(folder / "model.weights.h5")
+
+
+DAMAGES = {
+    "truncated weights": (damage_truncated_weights, "model.weights.h5"),
+    "config without model": (damage_config_without_model, "no 'model' section"),
+    "config with unknown key": (damage_config_unknown_key, "unknown keys ['colour_scheme']"),
+    "config not JSON": (damage_config_not_json, "not valid JSON"),
+    "wrong class count": (damage_wrong_class_count, "model.weights.h5"),
+    "weights of another model": (damage_other_models_weights, "model.weights.h5"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGES))
+def test_damaged_model_folder(kind, model_dir, tmp_path, capsys):
+    damage, needle = DAMAGES[kind]
+    folder = tmp_path / "damaged"
+    shutil.copytree(model_dir, folder)
+    damage(folder)
+    image = photo(tmp_path / "in" / "x.png")
+    argv = ["segment", str(image), "--out", str(tmp_path / "out"), "--model", str(folder)]
+    expect(kind, argv, 2, [str(folder), needle], capsys, tmp_path / "in")
+    with pytest.raises(ValueError, match=str(folder)):
+        segtf.Segmenter(folder)
+
+
+def test_garbage_keras_file_is_not_reported_missing(tmp_path, capsys):
+    path = tmp_path / "model.keras"
+    path.write_bytes(b"definitely not a zip")
+    (tmp_path / "model.json").write_text(
+        json.dumps({"name": "x", "model": {"num_classes": 3}})
+    )
+    image = photo(tmp_path / "in" / "x.png")
+    argv = ["segment", str(image), "--out", str(tmp_path / "out"), "--model", str(path)]
+    expect("garbage .keras", argv, 2, [str(path), "not a loadable .keras model"], capsys, tmp_path / "in")
+
+
+# --- training config ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "setting, needle",
+    [
+        ("model_overrides.widht=0.5", "unknown model_overrides keys ['widht']"),
+        ("steps_per_epoch=abc", "'steps_per_epoch' takes int"),
+        ("learning_rate=fast", "'learning_rate' takes float"),
+    ],
+)
+def test_bad_training_setting_names_the_key(setting, needle, tmp_path, capsys):
+    argv = ["train", "-e", "camvid_deeplabv3plus_lite", "--set", setting, "--dry-run"]
+    expect(setting, argv, 2, [needle], capsys, tmp_path)
+
+
+def test_yaml_syntax_error_names_the_file(tmp_path, capsys):
+    path = tmp_path / "mine.yaml"
+    path.write_text("epochs: [3\nbatch_size: 2\n")
+    argv = ["train", "-e", "camvid_deeplabv3plus_lite", "-c", str(path), "--dry-run"]
+    expect("yaml syntax", argv, 2, [f"config file {path} cannot be read"], capsys, tmp_path)
+
+
+# --- data and outputs ------------------------------------------------------------------------
+
+
+def test_decompression_bomb_in_a_dataset_is_one_bad_item(tmp_path, capsys):
+    data = pair_folder(tmp_path / "data")
+    bomb = data / "images" / "bomb.png"
+    Image.new("L", (20000, 20000)).save(bomb)  # 400 Mpx of zeros: a few hundred KB
+    Image.fromarray(np.zeros((24, 32), np.uint8)).save(data / "masks" / "bomb.png")
+    before = contents(data)
+    code = main(["data", "check", str(data), "--task", "foreground", "--skip-bad"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "bomb.png" in captured.out and "too large to decode safely" in captured.out
+    assert "2 good pair(s), 1 bad" in captured.out
+    assert contents(data) == before
+    OUTCOMES["handled exit 0"] += 1
+    argv = ["data", "check", str(data), "--task", "foreground"]
+    expect("bomb without --skip-bad", argv, 2, ["bomb.png", "too large"], capsys, data)
+
+
+def test_empty_dataset_fails(tmp_path, capsys):
+    (tmp_path / "data" / "images").mkdir(parents=True)
+    (tmp_path / "data" / "masks").mkdir()
+    argv = ["data", "check", str(tmp_path / "data"), "--task", "foreground"]
+    expect("empty dataset", argv, 2, ["no usable image / mask pairs"], capsys, tmp_path)
+
+
+def test_data_convert_twice(tmp_path, capsys):
+    data = pair_folder(tmp_path / "data")
+    out = tmp_path / "records"
+    assert main(["data", "convert", str(data), "--task", "foreground", "--out", str(out)]) == 0
+    capsys.readouterr()
+    argv = ["data", "convert", str(data), "--task", "foreground", "--out", str(out)]
+    expect("convert twice", argv, 2, [str(out)], capsys, tmp_path)
+
+
+def test_evaluate_out_is_an_existing_file_checked_first(model_dir, tmp_path, capsys):
+    data = pair_folder(tmp_path / "data")
+    report = tmp_path / "report.txt"
+    report.write_text("mine")
+    argv = ["evaluate", str(model_dir), str(data), "--out", str(report)]
+    expect("evaluate --out file", argv, 2, [f"--out {report} is an existing file"], capsys, tmp_path)
+
+
+def test_export_out_is_an_existing_file(model_dir, tmp_path, capsys):
+    target = tmp_path / "export.bin"
+    target.write_text("mine")
+    argv = ["export", str(model_dir), "--out", str(target)]
+    expect("export --out file", argv, 2, [f"--out {target} is an existing file"], capsys, tmp_path)
+
+
+def test_bad_scales_name_the_option(model_dir, tmp_path, capsys):
+    data = pair_folder(tmp_path / "data")
+    argv = ["evaluate", str(model_dir), str(data), "--scales", "a,b"]
+    expect("--scales a,b", argv, 2, ["--scales 'a,b'"], capsys, tmp_path)
+
+
+def test_unexpected_error_gives_one_line_and_a_traceback_file(monkeypatch, capsys, tmp_path):
+    import segtf.cli.models_cmd as models_cmd
+
+    def broken(args):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(models_cmd, "run", broken)
+    code = main(["models"])
+    err = capsys.readouterr().err
+    assert code == 1 and "unexpected error RuntimeError: simulated bug" in err
+    report = pathlib.Path(err.split("traceback is in ")[1].split(";")[0])
+    assert "Traceback" in report.read_text() and "Traceback" not in err
+    OUTCOMES["unexpected: summary + file, exit 1"] += 1
+
+
+def can_mount_tmpfs(target: pathlib.Path) -> bool:
+    target.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(target)],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+def test_full_disk_says_no_space_left(model_dir, tmp_path, capsys):
+    small = tmp_path / "small"
+    if not can_mount_tmpfs(small):
+        pytest.skip("cannot mount a small tmpfs here (needs root and mount rights)")
+    try:
+        (small / "filler").write_bytes(b"\0" * 190_000)
+        image = photo(tmp_path / "in" / "x.png", size=(200, 300))
+        code = main(["segment", str(image), "--out", str(small / "out"), "--model", str(model_dir),
+                     "--save", "mask,overlay,probs"])
+        err = capsys.readouterr().err
+        assert code == 1
+        assert "No space left on device" in err or "no space left on device" in err, err
+        assert not [p for p in (small / "out").rglob("*") if p.is_file() and p.name.startswith(".")]
+        OUTCOMES["reported per file, exit 1"] += 1
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)
