@@ -177,6 +177,8 @@ except Exception as err:  # noqa: BLE001  (the page must stay usable whatever th
     st.error(f"**Segmentation failed** with {entry.name}: {err}", icon="⚠️")
     st.stop()
 
+if result.warning:
+    st.warning(f"**Outside this model's domain?** {result.warning}", icon="🤔")
 view = compose.make_views(result.labels, result.alpha, entry.palette, threshold)
 height, width = result.image.shape[:2]
 note = ""

@@ -79,7 +79,29 @@ class SegmentationResult:
     inference_time: float
     total_time: float = 0.0
     model_name: str = ""
+    # Semantic models: below this mean confidence the photo looks unlike the model's training
+    # data (measured on its val set when packaged; see `domain_warning`).
+    confidence_floor: float | None = None
     _labels: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def mean_confidence(self) -> float:
+        """Mean over pixels of the top class probability (foreground: of max(alpha, 1-alpha))."""
+        if self.task == "foreground":
+            return float(np.maximum(self.alpha, 1.0 - self.alpha).mean())
+        return float(self.probabilities.max(axis=-1).mean())
+
+    @property
+    def domain_warning(self) -> str | None:
+        """A sentence for the user when this photo looks outside what the model knows."""
+        if self.confidence_floor is None or self.mean_confidence >= self.confidence_floor:
+            return None
+        return (
+            f"{self.model_name or 'this model'} is unsure about this photo (mean confidence "
+            f"{self.mean_confidence:.2f}, below the {self.confidence_floor:.2f} of its "
+            "least sure validation image): it may be outside what the model was trained on "
+            f"({', '.join(self.class_names[:4])}, ...)"
+        )
 
     @property
     def size(self) -> tuple[int, int]:
@@ -278,6 +300,7 @@ class Segmenter:
             inference_time=t1 - t0,
             total_time=t1 - start,
             model_name=self.info.name,
+            confidence_floor=self.info.extra.get("confidence_floor"),
         )
 
 

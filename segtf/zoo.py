@@ -19,12 +19,11 @@ import keras
 
 from segtf.imageio import atomic_path, temporary_sibling
 from segtf.models.config import ModelConfig
+from segtf.resources import resource_path
 
 logger = logging.getLogger(__name__)
 
-ZOO_DIR = pathlib.Path(
-    os.environ.get("SEGTF_ZOO", pathlib.Path(__file__).resolve().parents[1] / "models")
-)
+ZOO_DIR = pathlib.Path(os.environ.get("SEGTF_ZOO") or resource_path("models"))
 DEFAULT_MODEL = "camvid_deeplabv3plus_lite"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"

@@ -79,9 +79,9 @@ def card_text(
         f"{info.model.backbone}, width {info.model.width}, output stride "
         f"{info.model.output_stride}), {info.task} task, classes: "
         f"{', '.join(info.class_names)}.",
-        f"- Trained from scratch (no pre-trained weights) on this machine: "
-        f"{platform.processor() or platform.machine()}, 2 CPU cores, float32, "
-        f"Keras backend `{summary.get('backend')}`.",
+        f"- Initialisation: {args.init}.",
+        f"- Trained on this machine: {platform.processor() or platform.machine()}, 2 CPU cores, "
+        f"float32, Keras backend `{summary.get('backend')}`.",
         f"- Wall time: {sum(x['total_s'] for x in [*legs, summary]) / 60:.0f} min in all, "
         f"{sum(x['epochs'] for x in [*legs, summary])} epochs over {len(legs) + 1} leg(s), each "
         f"starting with a calibration / warm-up epoch (last leg's median step "
@@ -111,6 +111,17 @@ def card_text(
     return "\n".join(lines) + "\n"
 
 
+def confidence_floor(model, info: ModelInfo, folder: pathlib.Path) -> float:
+    """The lowest mean confidence the model has on any image in `folder` (its val set): a
+    photo below it looks unlike anything the model was validated on."""
+    import segtf
+
+    segmenter = segtf.Segmenter(model)
+    segmenter.info = info
+    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    return round(min(segmenter.segment(p).mean_confidence for p in images), 4)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", required=True, type=pathlib.Path)
@@ -129,6 +140,17 @@ def main(argv=None) -> int:
         default=[],
         help="earlier runs this one continued from (their commands and histories "
         "go into the card too)",
+    )
+    p.add_argument(
+        "--init",
+        default="from scratch (no pre-trained weights)",
+        help="where the weights started, with its licence (quoted in the card)",
+    )
+    p.add_argument(
+        "--confidence-images",
+        type=pathlib.Path,
+        help="semantic models: folder of val images whose least confident one sets the "
+        "out-of-domain warning's floor",
     )
     p.add_argument("--weights", default="best.weights.h5")
     p.add_argument("--out-dir", type=pathlib.Path, default=ZOO_DIR)
@@ -154,6 +176,10 @@ def main(argv=None) -> int:
         ignore_label=spec.ignore_label,
         dataset=args.dataset,
     )
+    if args.confidence_images:
+        floor = confidence_floor(model, info, args.confidence_images)
+        info = dataclasses.replace(info, extra={**info.extra, "confidence_floor": floor})
+        print(f"confidence floor {floor:.4f} (least confident of {args.confidence_images})")
     folder = save_model_folder(model, info, args.out_dir / args.name, overwrite=True)
     evaluations, metrics = [], {}
     for item in args.eval:

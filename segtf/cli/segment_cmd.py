@@ -266,6 +266,8 @@ def _process(segmenter, jobs, kinds, args, finish, report) -> tuple[int, int, in
             result = segmenter(job.source, tile=args.tile)
             write_outputs(result, job, todo, finish)
             done += 1
+            if result.domain_warning:
+                tqdm.write(f"NOTE {job.source}: {result.domain_warning}", file=sys.stderr)
         except Exception as err:  # noqa: BLE001  (one bad file must not stop the run)
             logger.debug("failure on %s", job.source, exc_info=True)
             report(str(job.source), _failure_text(err, job.base.parent))

@@ -49,6 +49,21 @@ def stride_or_dilation(stride: int, current_stride: int, dilation: int, output_s
     return stride, dilation, current_stride * stride, dilation
 
 
+# TF 2.21's oneDNN kernel for a strided 1x1 conv corrupts the heap in the backward pass when
+# it has fewer than 16 input channels (free(): corrupted unsorted chunks, exit 134 / 139; seen
+# with width=0.125). Sub-sampling first and then a stride-1 1x1 conv is the same function with
+# the same weights, and avoids that kernel.
+_ONEDNN_SAFE_CHANNELS = 16
+
+
+def strided_pointwise(x, filters: int, stride: int, name: str):
+    """A 1x1 conv with `stride` (the Xception skip projection)."""
+    if stride > 1 and x.shape[-1] is not None and x.shape[-1] < _ONEDNN_SAFE_CHANNELS:
+        x = layers.MaxPooling2D(1, strides=stride, padding="same", name=f"{name}_subsample")(x)
+        stride = 1
+    return layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=name)(x)
+
+
 def xception_block(x, spec: BlockSpec, width: float, stride: int, dilation: int, name: str):
     """Three separable convs with an optional residual; returns (output, pre_stride_feature)."""
     filters = [make_divisible(f * width) for f in spec.filters]
@@ -67,9 +82,7 @@ def xception_block(x, spec: BlockSpec, width: float, stride: int, dilation: int,
             name=f"{name}_sep{i + 1}",
         )
     if spec.skip == "conv":
-        shortcut = layers.Conv2D(
-            filters[-1], 1, strides=stride, use_bias=False, name=f"{name}_skip_conv"
-        )(shortcut)
+        shortcut = strided_pointwise(shortcut, filters[-1], stride, name=f"{name}_skip_conv")
         shortcut = batch_norm(shortcut, f"{name}_skip_bn")
     if spec.skip != "none":
         x = layers.Add(name=f"{name}_add")([x, shortcut])

@@ -7,8 +7,10 @@ import pathlib
 from dataclasses import dataclass
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-BUNDLED_DIR = REPO_ROOT / "apps" / "examples"
+from segtf.resources import CHECKOUT_DIR, resource_path  # noqa: E402
+
+REPO_ROOT = CHECKOUT_DIR
+BUNDLED_DIR = resource_path("apps") / "examples"
 CAMVID_VAL_DIR = REPO_ROOT.parent / "shared" / "data" / "camvid" / "val"
 
 

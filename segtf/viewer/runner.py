@@ -23,11 +23,15 @@ class ViewerResult:
     alpha: np.ndarray | None  # (H, W) float32 matte for foreground models
     seconds: float  # time in the model (TTA and tiling included; loading excluded)
     original_size: tuple[int, int]  # (H, W) of the input before shrinking
+    warning: str | None = None  # the photo looks outside the model's domain (semantic models)
 
 
 def load_segmenter(path: str) -> segtf.Segmenter:
-    """Loads a model folder once; the page wraps this in `st.cache_resource`."""
-    return segtf.Segmenter(path)
+    """Loads a model folder once and warms it up (graph tracing), so the first photo's time
+    is the model's, not the tracing's; the page wraps this in `st.cache_resource`."""
+    segmenter = segtf.Segmenter(path)
+    segmenter.segment(np.zeros((64, 64, 3), np.uint8), tile=0)
+    return segmenter
 
 
 def run(
@@ -51,4 +55,6 @@ def run(
             alpha = alpha[..., 0]
     labels = np.asarray(result.labels)
     labels = labels.astype(np.uint8 if labels.max(initial=0) < 256 else np.int32)
-    return ViewerResult(result.image, labels, alpha, result.inference_time, original_size)
+    return ViewerResult(
+        result.image, labels, alpha, result.inference_time, original_size, result.domain_warning
+    )

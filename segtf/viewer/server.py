@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import pathlib
 import sys
 
-APP = pathlib.Path(__file__).resolve().parents[2] / "apps" / "viewer.py"
+from segtf.resources import resource_path
+
+APP = resource_path("apps") / "viewer.py"
 
 
 def streamlit_command(host: str, port: int, *, headless: bool = True, extra=()) -> list[str]:
