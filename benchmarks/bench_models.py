@@ -62,44 +62,56 @@ def conv_peak(depthwise: bool, repeats: int) -> float:
     return flops / median_seconds(fn, x, repeats) / 1e9
 
 
-def time_model(model, size: int, batches, repeats: int, xla: bool) -> dict:
+def time_model(model, size, batches, repeats: int, xla: bool) -> dict:
     fn = tf.function(lambda t: model(t, training=False), jit_compile=xla)
     result = {}
     for batch in batches:
-        x = tf.random.uniform((batch, size, size, 3), 0, 255)
+        x = tf.random.uniform((batch, *size, 3), 0, 255)
         result[batch] = median_seconds(fn, x, repeats if batch == 1 else max(2, repeats // 2))
     return result
+
+
+def build_named(name: str):
+    """A registry model, or a zoo model / folder as users run it (working size included)."""
+    from segtf import zoo
+
+    if name in zoo.list_zoo() or pathlib.Path(name).is_dir():
+        return zoo.load_model(name)[0]
+    return models.build(name)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=DEFAULT_MODELS)
     parser.add_argument("--no-peers", action="store_true")
-    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument(
+        "--size", type=int, nargs="+", default=[512], help="SIDE or HEIGHT WIDTH (512)"
+    )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--xla", action="store_true", help="also time with jit_compile=True")
     args = parser.parse_args(argv)
+    size = tuple(args.size * 2 if len(args.size) == 1 else args.size[:2])
 
     dense = conv_peak(False, args.repeats)
     depthwise = conv_peak(True, args.repeats)
     print(
         f"threads: {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
-        f"TensorFlow {tf.__version__}, float32, {args.size}x{args.size}"
+        f"TensorFlow {tf.__version__}, float32, {size[0]}x{size[1]}"
     )
     print(
         f"peak 3x3 conv 8x64x64x256: {dense:.0f} GFLOP/s; depthwise 3x3: {depthwise:.1f} "
         f"GFLOP/s ({dense / depthwise:.0f}x slower)\n"
     )
-    builders = {name: (lambda n=name: models.build(n)) for name in args.models}
+    builders = {name: (lambda n=name: build_named(n)) for name in args.models}
     if not args.no_peers:
-        builders.update({name: (lambda f=f: f(args.size)) for name, f in PEERS.items()})
+        builders.update({name: (lambda f=f: f(size[0])) for name, f in PEERS.items()})
     rows = []
     for name, build in builders.items():
         model = build()
-        flops = count_flops(model, args.size, args.size)["total"]
+        flops = count_flops(model, *size)["total"]
         variants = [("graph", False)] + ([("XLA", True)] if args.xla else [])
         for mode, xla in variants:
-            times = time_model(model, args.size, (1, 8), args.repeats, xla)
+            times = time_model(model, size, (1, 8), args.repeats, xla)
             rows.append(
                 (
                     name,

@@ -162,7 +162,9 @@ def pad_to(image, mask, size):
     return padded, (h, w)
 
 
-def evaluate_foreground(model, images, masks, size=320):
+def evaluate_foreground(model, images, masks, size=None):
+    # One padded shape for all (one compiled graph), large enough for every image.
+    size = size or -(-max(max(m.shape) for m in masks) // 32) * 32
     maes, ious = [], []
     for image, mask in zip(images, masks, strict=True):
         padded, (h, w) = pad_to(image, mask, size)
@@ -391,8 +393,10 @@ def main(argv=None):
         recalibrate_batchnorm(m, batches, max_batches=args.calibration_batches)
 
     keeper = ValidateAndKeepBest(evaluate, calibrate, args.eval_every, args.out, deadline=deadline)
+    # The last weights after every epoch, so a crash or a kill loses at most one epoch.
+    last = keras.callbacks.ModelCheckpoint(str(args.out / "epoch.weights.h5"), save_weights_only=True)
     fit_start = time.time()
-    model.fit(data, epochs=epochs, callbacks=[keeper], verbose=2)
+    model.fit(data, epochs=epochs, callbacks=[keeper, last], verbose=2)
     calibrate(model)
     model.save_weights(args.out / "last.weights.h5")
     summary = {
