@@ -114,3 +114,14 @@ def cutout(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 def _check_opacity(opacity: float) -> None:
     if not 0.0 <= float(opacity) <= 1.0:
         raise ValueError(f"opacity={opacity!r}: use a value in 0..1, e.g. 0.5")
+
+
+def colorize_known(labels: np.ndarray, palette) -> np.ndarray:
+    """(H, W) class indices -> (H, W, 3) uint8 colours; ignored / unknown labels are black."""
+    table = np.zeros((256, 3), np.uint8)
+    if palette:
+        table[: len(palette)] = np.asarray(palette, np.uint8)
+    else:
+        rng = np.random.default_rng(0)
+        table[:255] = rng.integers(0, 256, (255, 3))
+    return table[np.clip(labels, 0, 255).astype(np.int64)]

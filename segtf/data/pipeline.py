@@ -12,7 +12,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from segtf.data import augment, decode
+import segtf.data.augment as augment
+import segtf.data.decode as decode
 from segtf.data.sources import is_tfds_source, is_tfrecord_dir, list_source
 from segtf.data.validate import validate_pairs
 

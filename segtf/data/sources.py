@@ -12,12 +12,12 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from segtf.data.manifest import TFRECORD_MANIFEST, read_manifest
 from segtf.data.report import BadItem, DataError, DataReport
 
 logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-TFRECORD_MANIFEST = "segtf_tfrecords.json"
 
 # (image folder, mask folder) names, tried in order (case-insensitive).
 FOLDER_LAYOUTS = (
@@ -66,7 +66,6 @@ def list_source(source) -> DataReport:
     if path.is_file():
         return read_list_file(path)
     if is_tfrecord_dir(path):
-        from segtf.data.tfrecords import read_manifest
 
         return DataReport(pairs=[tuple(p) for p in read_manifest(path)["pairs"]])
     return scan_folder(path)

@@ -20,11 +20,10 @@ import tensorflow as tf
 from PIL import Image
 
 from segtf.data.decode import TF_IMAGE_EXTENSIONS, TF_IMAGE_MODES, TF_MASK_MODES
-from segtf.data.sources import TFRECORD_MANIFEST
+from segtf.data.manifest import FORMAT, TFRECORD_MANIFEST, read_manifest  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "segtf-tfrecords"
 FEATURES = {
     "image/encoded": tf.io.FixedLenFeature([], tf.string),
     "mask/encoded": tf.io.FixedLenFeature([], tf.string),
@@ -109,17 +108,6 @@ def write_tfrecords(pairs, sizes, out_dir, shard_size: int = 256) -> list[str]:
     tmp.write_text(json.dumps(manifest, indent=1))
     os.replace(tmp, out / TFRECORD_MANIFEST)
     return [str(out / s) for s in shards]
-
-
-def read_manifest(directory) -> dict:
-    path = Path(directory) / TFRECORD_MANIFEST
-    if not path.exists():
-        shards = sorted(p.name for p in Path(directory).glob("*.tfrecord*"))
-        return {"shards": shards, "pairs": [], "sizes": [], "count": None}
-    manifest = json.loads(path.read_text())
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a segtf TFRecord manifest")
-    return manifest
 
 
 def parse_example(record: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no global backend state
 
 from segtf.imageio import atomic_path
-from segtf.training.callbacks import colorize
+from segtf.palette import colorize_known
 
 
 def write_json(path: str | os.PathLike, data: dict) -> pathlib.Path:
@@ -100,7 +100,7 @@ def overlay(image, prediction, truth, palette, task: str) -> np.ndarray:
     else:
 
         def blend(labels):
-            colours = colorize(labels, palette).astype(np.float32)
+            colours = colorize_known(labels, palette).astype(np.float32)
             keep = (np.asarray(labels) != 255)[..., None]
             return np.where(keep, 0.5 * image + 0.5 * colours, image)
 

@@ -1,7 +1,7 @@
 """Training: config, named experiments, the distributed / mixed-precision training loop."""
 
-from segtf.training.config import TrainConfig, resolve_config
-from segtf.training.experiments import get_experiment, list_experiments
+from segtf.training.config import TrainConfig
+from segtf.training.experiments import get_experiment, list_experiments, resolve_config
 from segtf.training.schedules import PolyWarmup
 from segtf.training.trainer import Trainer, TrainResult, train
 

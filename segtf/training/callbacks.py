@@ -11,6 +11,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
+from segtf.palette import colorize_known
+
 logger = logging.getLogger(__name__)
 
 
@@ -99,17 +101,6 @@ class CsvHistory:
             csv.DictWriter(f, self.fields, extrasaction="ignore").writerow(row)
 
 
-def colorize(labels: np.ndarray, palette) -> np.ndarray:
-    """(H, W) class indices -> (H, W, 3) uint8 colours; ignored / unknown labels are black."""
-    table = np.zeros((256, 3), np.uint8)
-    if palette:
-        table[: len(palette)] = np.asarray(palette, np.uint8)
-    else:
-        rng = np.random.default_rng(0)
-        table[:255] = rng.integers(0, 256, (255, 3))
-    return table[np.clip(labels, 0, 255).astype(np.int64)]
-
-
 def sample_panel(
     image: np.ndarray, truth: np.ndarray, prediction: np.ndarray, palette, task: str
 ) -> np.ndarray:
@@ -119,4 +110,4 @@ def sample_panel(
         gt = np.repeat((np.clip(truth.reshape(image.shape[:2]), 0, 1) * 255)[..., None], 3, -1)
         pr = np.repeat((np.clip(prediction, 0, 1) * 255)[..., None], 3, -1)
         return np.concatenate([image, gt.astype(np.uint8), pr.astype(np.uint8)], axis=1)
-    return np.concatenate([image, colorize(truth, palette), colorize(prediction, palette)], axis=1)
+    return np.concatenate([image, colorize_known(truth, palette), colorize_known(prediction, palette)], axis=1)

@@ -185,19 +185,6 @@ def merge(base: dict, update: dict) -> dict:
     return out
 
 
-def resolve_config(
-    experiment: str | None = None, files: list[str] = (), overrides: dict | None = None
-) -> TrainConfig:
-    """Experiment defaults, then each file, then overrides (later wins)."""
-    from segtf.training.experiments import get_experiment
-
-    data = get_experiment(experiment).to_dict() if experiment else TrainConfig().to_dict()
-    for path in files:
-        data = merge(data, load_file(path))
-    data = merge(data, overrides or {})
-    return TrainConfig.from_dict(data)
-
-
 def write_config(config: TrainConfig, path: str | pathlib.Path) -> None:
     """Writes the resolved config as YAML (atomically)."""
     path = pathlib.Path(path)

@@ -6,7 +6,7 @@ import dataclasses
 import os
 import pathlib
 
-from segtf.training.config import TrainConfig
+from segtf.training.config import TrainConfig, load_file, merge
 
 SHARED_DATA = pathlib.Path(
     os.environ.get("SEGTF_DATA", pathlib.Path(__file__).resolve().parents[3] / "shared" / "data")
@@ -82,3 +82,14 @@ def get_experiment(name: str, **overrides) -> TrainConfig:
     if name not in EXPERIMENTS:
         raise ValueError(f"Unknown experiment {name!r}; known: {', '.join(list_experiments())}")
     return dataclasses.replace(EXPERIMENTS[name], **overrides)
+
+
+def resolve_config(
+    experiment: str | None = None, files: list[str] = (), overrides: dict | None = None
+) -> TrainConfig:
+    """Experiment defaults, then each file, then overrides (later wins)."""
+    data = get_experiment(experiment).to_dict() if experiment else TrainConfig().to_dict()
+    for path in files:
+        data = merge(data, load_file(path))
+    data = merge(data, overrides or {})
+    return TrainConfig.from_dict(data)

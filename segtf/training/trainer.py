@@ -18,10 +18,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import segtf.training.callbacks as callbacks
 from segtf.metrics.confusion import confusion_matrix_ops
 from segtf.metrics.semantic import semantic_scores
 from segtf.models.batchnorm import recalibrate_batchnorm
-from segtf.training import callbacks
 from segtf.training.checkpoints import Checkpoints
 from segtf.training.config import TrainConfig, write_config
 from segtf.training.data import LabelInfo, label_info, make_train_data, resolve_class_weights
