@@ -1,7 +1,6 @@
 """`segtf data convert` and TFRecord sources: the round trip is lossless."""
 
 import numpy as np
-import pytest
 import tensorflow as tf
 from data_factory import block_mask, make_folder_dataset
 from PIL import Image
