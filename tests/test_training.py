@@ -146,3 +146,33 @@ def test_every_experiment_trains_every_training_output(name):
     model = build(config.model, with_aux=True, width=0.125, head_filters=16)
     outputs = set(model.output) if isinstance(model.output, dict) else {"logits"}
     assert outputs - {"logits"} <= set(config.aux_losses), sorted(outputs)
+
+
+def test_fine_tune_from_a_zoo_folder_with_other_classes(tmp_path):
+    """init_from a model folder with 5 classes into a 3-class run: the backbone's weights
+    come along, the classifier is new, and the trained model loads back."""
+    import segtf.models
+    from segtf.zoo import ModelInfo, load_model, save_model_folder
+
+    source_config = segtf.models.get_config(
+        "pspnet_lite", num_classes=5, width=0.125, head_filters=16
+    )
+    source = segtf.models.build_from_config(source_config)
+    folder = save_model_folder(source, ModelInfo(name="five", model=source_config), tmp_path / "five")
+    cfg = TrainConfig(**TINY, out_dir=str(tmp_path / "run"), init_from=str(folder))
+    trainer = Trainer(cfg)
+    probe = "xception_entry1_skip_conv"
+    np.testing.assert_array_equal(
+        trainer.model.get_layer(probe).get_weights()[0], source.get_layer(probe).get_weights()[0]
+    )
+    assert trainer.model.get_layer("classifier_conv").get_weights()[0].shape[-1] == 3
+    trainer.fit()
+    model, info = load_model(tmp_path / "run" / "model")
+    assert info.model.num_classes == 3 and info.model.backbone_weights is None
+    assert model(np.zeros((1, 32, 32, 3), "float32")).shape == (1, 32, 32, 3)
+
+
+def test_init_from_names_what_it_accepts(tmp_path):
+    cfg = TrainConfig(**TINY, out_dir=str(tmp_path / "run"), init_from="no_such_model")
+    with pytest.raises(ValueError, match="init_from 'no_such_model': not a .weights.h5"):
+        Trainer(cfg)

@@ -1,5 +1,6 @@
-"""Makes the README's pictures from real validation photos with the shipped models:
-photo | alpha matte | cut-out on a checkerboard (foreground), photo | overlay (CamVid).
+"""Makes the README's pictures with the shipped models: photo | alpha matte | cut-out on a
+checkerboard for the bundled example photos (apps/examples) and a pet val photo
+(foreground), photo | overlay for a CamVid val frame.
 
     python tools/make_readme_images.py
 """
@@ -18,6 +19,8 @@ from segtf.viewer.compose import checkerboard, composite
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "docs" / "images"
+FOREGROUND_MODEL = "foreground_refiner_efficientnet_lite0"
+CAMVID_MODEL = "camvid_deeplabv3plus_efficientnet_lite0"
 
 
 def row(*panels: np.ndarray, height: int = 320) -> Image.Image:
@@ -63,20 +66,15 @@ def main() -> int:
         print(f"{SHARED} not found: the pictures use real validation photos", file=sys.stderr)
         return 1
     OUT.mkdir(parents=True, exist_ok=True)
+    examples = ROOT / "apps" / "examples"
+    pet = sorted((SHARED / "oxford_pet_sample/val/images").iterdir())[0]
     cutout_picture(
-        "foreground_refiner_lite",
-        [
-            SHARED / "weizmann_horse/val/images" / name
-            for name in sorted(p.name for p in (SHARED / "weizmann_horse/val/images").iterdir())[:1]
-        ]
-        + [
-            SHARED / "ccp_person/val/images" / name
-            for name in sorted(p.name for p in (SHARED / "ccp_person/val/images").iterdir())[:1]
-        ],
+        FOREGROUND_MODEL,
+        [examples / "astronaut.jpg", examples / "cat.jpg", examples / "street_person.jpg", pet],
         OUT / "cutouts.png",
     )
     overlay_picture(
-        "camvid_deeplabv3plus_lite",
+        CAMVID_MODEL,
         sorted((SHARED / "camvid/val").iterdir())[50],
         OUT / "camvid_overlay.png",
     )

@@ -48,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue from the latest checkpoint in the run folder",
     )
     parser.add_argument(
+        "--init-from",
+        help="start from a zoo model / model folder / .weights.h5 (fine-tune; a different "
+        "class count gets a new classifier) or 'imagenet' (the backbone's installed weights)",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         default=None,
@@ -72,6 +77,7 @@ def _overrides(args: argparse.Namespace) -> dict:
             "strategy",
             "resume",
             "overwrite",
+            "init_from",
         )
         if getattr(args, key, None) is not None
     }

@@ -63,6 +63,10 @@ class TrainConfig:
     keep_checkpoints: int = 3  # most recent checkpoints kept (the best is kept separately)
     resume: bool = False  # continue from the latest checkpoint in out_dir
     overwrite: bool = False  # a fresh run may write into a non-empty out_dir
+    # Start from: a zoo name or model folder, a .weights.h5 file, or "imagenet" (the
+    # backbone's installed ImageNet weights). Layers whose shapes differ (the classifier when
+    # num_classes changes) keep their fresh initialisation: fine-tuning to your own classes.
+    init_from: str = ""
     val_every: int = 1  # validate every N epochs
     log_every: int = 20  # steps between TensorBoard scalar writes
     image_summaries: int = 2  # validation predictions written as TensorBoard images

