@@ -249,3 +249,38 @@ def test_full_disk_says_no_space_left(model_dir, tmp_path, capsys):
         OUTCOMES["reported per file, exit 1"] += 1
     finally:
         subprocess.run(["umount", str(small)], capture_output=True)
+
+
+def test_list_file_with_a_latin1_byte_names_the_file(tmp_path, capsys):
+    data = pair_folder(tmp_path / "data")
+    listing = tmp_path / "train.txt"
+    listing.write_bytes(b"images/p0.png masks/p0.png\nimages/caf\xe9.png masks/p1.png\n")
+    shutil.copytree(data, tmp_path / "images_parent", dirs_exist_ok=True)
+    argv = ["data", "check", str(listing), "--task", "foreground"]
+    expect("latin-1 list file", argv, 2, [str(listing), "not UTF-8", "save the list file as UTF-8"],
+           capsys, tmp_path)
+
+
+def test_malformed_list_line_is_one_skipped_item(tmp_path, capsys):
+    pair_folder(tmp_path)
+    listing = tmp_path / "train.txt"
+    listing.write_text("images/p0.png masks/p0.png\nonly_one_field.png\nimages/p1.png masks/p1.png\n")
+    before = contents(tmp_path)
+    code = main(["data", "check", str(listing), "--task", "foreground", "--skip-bad"])
+    out = capsys.readouterr().out
+    assert code == 0 and "2 good pair(s), 1 bad" in out and "train.txt:2" in out, out
+    assert contents(tmp_path) == before
+    OUTCOMES["handled exit 0"] += 1
+    argv = ["data", "check", str(listing), "--task", "foreground"]
+    expect("malformed line without --skip-bad", argv, 2, ["train.txt:2", "IMAGE MASK"], capsys, tmp_path)
+
+
+def test_corrupt_tfrecord_manifest_names_the_file(tmp_path, capsys):
+    data = pair_folder(tmp_path / "data")
+    out = tmp_path / "records"
+    assert main(["data", "convert", str(data), "--task", "foreground", "--out", str(out)]) == 0
+    capsys.readouterr()
+    manifest = out / "segtf_tfrecords.json"
+    manifest.write_text("{not json")
+    argv = ["data", "check", str(out), "--task", "foreground"]
+    expect("corrupt manifest", argv, 2, [str(manifest), "damaged TFRecord manifest"], capsys, tmp_path)

@@ -129,6 +129,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", required=True)
     p.add_argument("--override", default="{}")
     p.add_argument("--dataset", required=True, help="dataset spec for class names / palette")
+    p.add_argument("--trained-on", help="what config.json names as the training data (default: --dataset)")
     p.add_argument("--eval", action="append", default=[], metavar="NAME=DATA")
     p.add_argument("--tta", action="store_true", help="also evaluate with test-time augmentation")
     p.add_argument("--intro", default="")
@@ -174,7 +175,7 @@ def main(argv=None) -> int:
         class_names=class_names,
         palette=spec.palette,
         ignore_label=spec.ignore_label,
-        dataset=args.dataset,
+        dataset=args.trained_on or args.dataset,
     )
     if args.confidence_images:
         floor = confidence_floor(model, info, args.confidence_images)

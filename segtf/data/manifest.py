@@ -14,7 +14,15 @@ def read_manifest(directory) -> dict:
     if not path.exists():
         shards = sorted(p.name for p in Path(directory).glob("*.tfrecord*"))
         return {"shards": shards, "pairs": [], "sizes": [], "count": None}
-    manifest = json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path}: damaged TFRecord manifest ({err}); re-run `segtf data convert` into an "
+            "empty folder"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path}: damaged TFRecord manifest; re-run `segtf data convert`")
     if manifest.get("format") != FORMAT:
         raise ValueError(f"{path} is not a segtf TFRecord manifest")
     return manifest

@@ -181,13 +181,28 @@ def read_list_file(list_file: Path) -> DataReport:
     """Reads `IMAGE MASK` lines (blank lines and `#` comments skipped)."""
     base = list_file.parent
     report, moved = DataReport(), 0
-    for number, line in enumerate(list_file.read_text().splitlines(), start=1):
+    try:
+        text = list_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{list_file}: not UTF-8 text (byte {err.start}: {err.object[err.start:err.start + 1]!r});"
+            " save the list file as UTF-8"
+        ) from None
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         fields = line.split()
         if len(fields) != 2:
-            raise DataError(f"{list_file}:{number}: expected 'IMAGE MASK', got {line!r}")
+            # A bad line is one bad item (skipped with --skip-bad), not the end of the run.
+            report.bad.append(
+                BadItem(
+                    (f"{list_file.name}:{number}",),
+                    f"expected 'IMAGE MASK', got {line[:80]!r}",
+                    "write one image path and one mask path per line",
+                )
+            )
+            continue
         found = [resolve_listed_path(entry, base) for entry in fields]
         missing = [entry for entry, hit in zip(fields, found, strict=True) if hit is None]
         if missing:
