@@ -111,6 +111,13 @@ def _open_source(source, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.I
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _open_bytes(bytes(source), source, max_pixels)
     if isinstance(source, Image.Image):
+        if getattr(source, "n_frames", 1) > 1 and source.tell() != 0:
+            # Seeking the caller's image would change their object: work on a copy of frame 0.
+            position = source.tell()
+            source.seek(0)
+            first = source.copy()
+            source.seek(position)
+            return first
         return source
     if hasattr(source, "read"):
         try:
@@ -228,6 +235,8 @@ def _decode_pil(image: Image.Image, source, max_pixels: int | None) -> np.ndarra
 def _array_to_uint8(array: np.ndarray, source) -> np.ndarray:
     if array.dtype == np.uint8:
         return array
+    if array.dtype.kind == "u" and array.dtype.itemsize == 2 and not array.dtype.isnative:
+        array = array.astype(np.uint16)  # big-endian (e.g. from FITS / some TIFF readers)
     if array.dtype == np.uint16:
         return np.rint(array.astype(np.float32) / 257.0).astype(np.uint8)
     if np.issubdtype(array.dtype, np.floating):

@@ -284,3 +284,40 @@ def test_corrupt_tfrecord_manifest_names_the_file(tmp_path, capsys):
     manifest.write_text("{not json")
     argv = ["data", "check", str(out), "--task", "foreground"]
     expect("corrupt manifest", argv, 2, [str(manifest), "damaged TFRecord manifest"], capsys, tmp_path)
+
+
+def test_fifo_and_symlink_loop_in_a_folder_are_reported(model_dir, tmp_path, capsys):
+    import os
+
+    inputs = tmp_path / "in"
+    photo(inputs / "good.png")
+    os.mkfifo(inputs / "pipe.png")
+    (inputs / "loop.png").symlink_to(inputs / "loop.png")
+    code = main(["segment", str(inputs), "--out", str(tmp_path / "out"), "--model", str(model_dir)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "FAILED" in err and "pipe.png" in err and "loop.png" in err and "not a regular file" in err
+    assert (tmp_path / "out" / "in" / "good.mask.png").is_file()
+    OUTCOMES["reported per file, exit 1"] += 1
+
+
+def test_big_endian_uint16_array_is_accepted():
+    import segtf
+
+    value = np.full((8, 8, 3), 65535, dtype=">u2")
+    assert (segtf.read_image(value) == 255).all()
+    OUTCOMES["handled exit 0"] += 1
+
+
+def test_multi_frame_image_of_the_caller_is_not_moved():
+    import segtf
+
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
+    buffer = __import__("io").BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    image = Image.open(buffer)
+    image.seek(1)
+    rgb = segtf.read_image(image)
+    assert image.tell() == 1  # the caller's object is where they left it
+    assert rgb[0, 0, 0] > 200 and rgb[0, 0, 2] < 50  # frame 0 (red) was used
+    OUTCOMES["handled exit 0"] += 1

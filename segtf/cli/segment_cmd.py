@@ -146,9 +146,15 @@ def collect_jobs(
                     "output folder outside the inputs (segtf never writes there)"
                 )
             for file in sorted(root.rglob("*")):
-                if file.is_file() and _matches(file, pattern) and not file.name.startswith("."):
-                    relative = file.relative_to(root).with_suffix("")
-                    jobs.append(Job(file, out / root.name / relative))
+                if file.name.startswith(".") or not _matches(file, pattern):
+                    continue
+                if not file.is_file():  # a FIFO, socket, broken link or symlink loop
+                    if not file.is_dir():
+                        problems.append((str(file), "not a regular file (a pipe, socket or "
+                                         "broken / looping link); replace it with the image"))
+                    continue
+                relative = file.relative_to(root).with_suffix("")
+                jobs.append(Job(file, out / root.name / relative))
         elif path.is_file():
             jobs.append(Job(path.resolve(), out / path.stem))
         else:
