@@ -321,3 +321,11 @@ def test_multi_frame_image_of_the_caller_is_not_moved():
     assert image.tell() == 1  # the caller's object is where they left it
     assert rgb[0, 0, 0] > 200 and rgb[0, 0, 2] < 50  # frame 0 (red) was used
     OUTCOMES["handled exit 0"] += 1
+
+
+def test_decompression_bomb_in_an_evaluation_set(model_dir, tmp_path, capsys):
+    data = pair_folder(tmp_path / "data")
+    Image.new("L", (20000, 20000)).save(data / "images" / "bomb.png")
+    Image.fromarray(np.zeros((24, 32), np.uint8)).save(data / "masks" / "bomb.png")
+    argv = ["evaluate", str(model_dir), str(data)]
+    expect("bomb in evaluate", argv, 2, ["bomb.png", "too large to decode safely"], capsys, data)
