@@ -74,10 +74,49 @@ def make_tensor_fn(model: keras.Model, task: str):
     return serve_image_tensor
 
 
+# One request may not ask for more than this many pixels per image (a 20000 x 20000 PNG of a
+# few hundred KB would otherwise ask for a 4.8 GB tensor and could kill the server).
+MAX_SERVING_PIXELS = 40_000_000
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _header_pixels(encoded: tf.Tensor) -> tf.Tensor:
+    """Pixel count from a PNG or JPEG header, read without decoding; 0 for other formats."""
+
+    def png():
+        raw = tf.cast(tf.io.decode_raw(tf.strings.substr(encoded, 16, 8), tf.uint8), tf.int64)
+        width = raw[0] * 2**24 + raw[1] * 2**16 + raw[2] * 2**8 + raw[3]
+        height = raw[4] * 2**24 + raw[5] * 2**16 + raw[6] * 2**8 + raw[7]
+        return width * height
+
+    def jpeg():
+        shape = tf.cast(tf.image.extract_jpeg_shape(encoded), tf.int64)
+        return shape[0] * shape[1]
+
+    is_png = tf.logical_and(
+        tf.strings.length(encoded) >= 24, tf.strings.substr(encoded, 0, 8) == _PNG_MAGIC
+    )
+    is_jpeg = tf.strings.substr(encoded, 0, 2) == b"\xff\xd8"
+    return tf.case(
+        [(is_png, png), (is_jpeg, jpeg)], default=lambda: tf.constant(0, tf.int64)
+    )
+
+
 def _decode(encoded: tf.Tensor) -> tf.Tensor:
+    tf.debugging.assert_less_equal(
+        _header_pixels(encoded),
+        tf.constant(MAX_SERVING_PIXELS, tf.int64),
+        message=f"image too large for this server: more than {MAX_SERVING_PIXELS} pixels; "
+        "downscale it on the client",
+    )
     # decode_image raises InvalidArgumentError ("Unknown image file format...") on bad bytes.
     image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
     image.set_shape([None, None, 3])
+    tf.debugging.assert_less_equal(
+        tf.cast(tf.shape(image)[0], tf.int64) * tf.cast(tf.shape(image)[1], tf.int64),
+        tf.constant(MAX_SERVING_PIXELS, tf.int64),
+        message=f"image too large for this server: more than {MAX_SERVING_PIXELS} pixels",
+    )
     return image
 
 
@@ -105,7 +144,7 @@ def make_bytes_fn(model: keras.Model, task: str):
         arrays = tuple(tf.TensorArray(dtype, size=count) for dtype in dtypes)
         _, arrays = tf.while_loop(lambda i, _: i < count, body, (tf.constant(0), arrays))
         result = {
-            name: _stack(array, height, width, channels, name)
+            name: _stack(array, height, width, channels, name, count)
             for name, array in zip(names, arrays, strict=True)
         }
         result["image_size"] = sizes
@@ -137,11 +176,13 @@ def _pad_to(x: tf.Tensor, height, width, value) -> tf.Tensor:
     return tf.pad(x, paddings, constant_values=tf.cast(value, x.dtype))
 
 
-def _stack(array: tf.TensorArray, height, width, channels: int, name: str) -> tf.Tensor:
-    # An empty batch still returns tensors of the right rank.
-    tail = [channels] if name == "probabilities" else []
-    return tf.reshape(
-        array.stack(), tf.concat([[-1, height, width], tf.constant(tail, tf.int32)], 0)
+def _stack(array: tf.TensorArray, height, width, channels: int, name: str, count) -> tf.Tensor:
+    # An empty batch returns empty tensors of the right rank (a TensorArray cannot stack none).
+    tail = tf.constant([channels] if name == "probabilities" else [], tf.int32)
+    return tf.cond(
+        count > 0,
+        lambda: tf.reshape(array.stack(), tf.concat([[-1, height, width], tail], 0)),
+        lambda: tf.zeros(tf.concat([[0, height, width], tail], 0), array.dtype),
     )
 
 

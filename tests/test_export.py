@@ -296,3 +296,29 @@ def test_export_refuses_an_existing_version(exported, capsys):
     folder, version_dir = exported
     code = main(["export", str(folder), "--out", str(version_dir.parents[1]), "--version", "3"])
     assert code == 2 and "exists" in capsys.readouterr().err
+
+
+def test_empty_batch_returns_empty_tensors(exported):
+    import tensorflow as tf
+
+    _, version = exported
+    serve = tf.saved_model.load(str(version)).signatures["serving_default"]
+    out = serve(images=tf.constant([], tf.string))
+    assert out["labels"].shape[0] == 0 and out["probabilities"].shape[0] == 0
+    assert out["probabilities"].shape.rank == 4 and out["image_size"].shape == (0, 2)
+
+
+def test_huge_png_is_refused_before_decoding(exported, tmp_path):
+    import tensorflow as tf
+
+    from segtf.export import MAX_SERVING_PIXELS
+
+    _, version = exported
+    serve = tf.saved_model.load(str(version)).signatures["serving_default"]
+    path = tmp_path / "huge.png"
+    Image.new("L", (20000, 20000)).save(path)  # 400 Mpx in a few hundred KB
+    assert path.stat().st_size < 2_000_000
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"more than {MAX_SERVING_PIXELS}"):
+        serve(images=tf.constant([path.read_bytes()]))
+    ok = serve(images=tf.constant([_encode(_rgb(40, 56, 0), "PNG")]))  # the server goes on
+    assert tuple(ok["image_size"].numpy()[0]) == (40, 56)
