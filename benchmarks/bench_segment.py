@@ -4,7 +4,7 @@ inference versus image side (up to 4000 x 6000), each size in its own process.
     python benchmarks/bench_segment.py                 # everything
     python benchmarks/bench_segment.py --skip-memory   # latency only
 
-Uses the default zoo model (models/camvid_deeplabv3plus_lite); when it is absent, an
+Uses the default zoo model (segtf.zoo.DEFAULT_MODEL); when it is absent, an
 UNTRAINED deeplabv3plus_lite with CamVid's 12 classes (same architecture, same cost) is used
 and the tables say so. Peak memory is the process's peak resident set (VmHWM, reset after
 the model is loaded and traced) above the resident set at that point.
