@@ -49,7 +49,7 @@ def test_page_loads_with_models_and_examples(app):
     assert picker.options == ["tiny_person (foreground cut-out)", "tiny_road (3 classes)"]
     assert picker.value == "tiny_person"
     titles = [b.label for b in app.button]
-    assert {"Street", "Portrait", "Countryside"} <= set(titles)
+    assert {"Street person", "Astronaut", "Cat", "Coffee"} <= set(titles)
     assert "Upload an image or click an example" in app.info[0].value
 
 
@@ -62,7 +62,7 @@ def test_page_without_models_says_how_to_get_one(tmp_path, monkeypatch):
 
 def test_choosing_an_example_produces_a_mask_legend_and_downloads(app):
     app.selectbox(key="model").set_value("tiny_road").run()
-    _click_example(app, "Street")
+    _click_example(app, "Street person")
     captions = _captions(app)
     assert {"Input", "Mask", "Overlay"} <= set(captions)
     legend = next(m.value for m in app.markdown if "segtf-legend" in m.value)
@@ -77,7 +77,7 @@ def test_choosing_an_example_produces_a_mask_legend_and_downloads(app):
 
 def test_changing_the_model_reruns_with_its_options(app):
     app.selectbox(key="model").set_value("tiny_road").run()
-    _click_example(app, "Portrait")
+    _click_example(app, "Astronaut")
     assert "Cut-out (transparent)" not in _captions(app)
     assert not [s for s in app.slider if s.key == "threshold"]
 
@@ -91,7 +91,7 @@ def test_changing_the_model_reruns_with_its_options(app):
 
 def test_options_tta_and_tiles_rerun(app):
     app.selectbox(key="model").set_value("tiny_road").run()
-    _click_example(app, "Countryside")
+    _click_example(app, "Cat")
     app.toggle(key="tta").set_value(True).run()
     assert not app.exception and any("with TTA" in c.value for c in app.caption)
     app.toggle(key="tta").set_value(False)
@@ -139,6 +139,6 @@ def test_a_broken_model_folder_shows_a_message(tiny_zoo, tmp_path, monkeypatch):
     (tmp_path / "broken_road" / "model.weights.h5").write_bytes(b"not weights")
     monkeypatch.setenv("SEGTF_ZOO", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    _click_example(at, "Street")
+    _click_example(at, "Street person")
     assert not at.exception, at.exception
     assert "Could not load the model broken_road" in at.error[0].value

@@ -48,6 +48,6 @@ def test_upload_shows_the_result_in_chromium(viewer_url, tmp_path):
 def test_keyboard_only_example_at_phone_width(viewer_url):
     with browser.chromium(width=420, height=900) as driver:
         driver.get(viewer_url)
-        browser.press_by_keyboard(driver, "Street")
+        browser.press_by_keyboard(driver, "Street person")
         browser.wait_for_result(driver)
         assert driver.execute_script("return document.documentElement.scrollWidth") <= 520
