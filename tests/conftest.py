@@ -15,3 +15,20 @@ def pytest_terminal_summary(terminalreporter):
             f"bad-input suite: {sum(outcomes.values())} kinds tried; outcomes: "
             + ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()))
         )
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A zoo-style folder of an untrained width-0.125 DeepLabV3+ with classes a, b, c."""
+    import segtf.models
+    from segtf.zoo import ModelInfo, save_model_folder
+
+    config = segtf.models.get_config(
+        "deeplabv3plus_lite", num_classes=3, width=0.125, head_filters=16
+    )
+    info = ModelInfo(name="tiny", model=config, class_names=("a", "b", "c"))
+    model = segtf.models.build_from_config(config)
+    return save_model_folder(model, info, tmp_path_factory.mktemp("zoo") / "tiny")

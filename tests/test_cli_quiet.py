@@ -13,17 +13,13 @@ from PIL import Image
 
 import segtf
 import segtf.models
-from segtf.zoo import ModelInfo, save_model_folder
 
 NOISE = re.compile(r"absl|oneDNN|onednn|cuda|cuInit|I0000|E0000|W0000|cpu_feature_guard|TF_ENABLE")
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    config = segtf.models.get_config("deeplabv3plus_lite", num_classes=3, width=0.125, head_filters=16)
-    info = ModelInfo(name="tiny", model=config, class_names=("a", "b", "c"))
-    model = segtf.models.build_from_config(config)
-    return save_model_folder(model, info, tmp_path_factory.mktemp("zoo") / "tiny")
+def model_dir(tiny_model_dir):
+    return tiny_model_dir
 
 
 def run_segtf(*args: str) -> subprocess.CompletedProcess:

@@ -9,19 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import segtf.models
 from segtf.cli import main
-from segtf.zoo import ModelInfo, save_model_folder
 
 TINY = dict(num_classes=3, width=0.125, head_filters=16)
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    config = segtf.models.get_config("deeplabv3plus_lite", **TINY)
-    model = segtf.models.build_from_config(config)
-    info = ModelInfo(name="tiny", model=config, class_names=("a", "b", "c"))
-    return save_model_folder(model, info, tmp_path_factory.mktemp("zoo") / "tiny")
+def model_dir(tiny_model_dir):
+    return tiny_model_dir
 
 
 def photo(path: pathlib.Path) -> pathlib.Path:

@@ -12,6 +12,8 @@ def run(args: argparse.Namespace) -> int:
     from segtf.zoo import load_model
 
     scales = parse_scales(args.scales)
+    from segtf.cli.paths import check_output_folder
+
     check_output_folder(args.out, "--out")  # before the evaluation, not after it
     model, info = load_model(args.model)
     result = evaluate(
@@ -43,14 +45,6 @@ def parse_scales(text: str | None) -> tuple[float, ...] | None:
     if any(s <= 0 for s in scales):
         raise ValueError(f"--scales {text!r}: scales must be positive, e.g. 0.75,1,1.25")
     return scales
-
-
-def check_output_folder(path: str | None, option: str) -> None:
-    """An output folder option must not name an existing file (checked before any work)."""
-    import pathlib
-
-    if path and pathlib.Path(path).exists() and not pathlib.Path(path).is_dir():
-        raise ValueError(f"{option} {path} is an existing file: give a folder (new or existing)")
 
 
 def register(subparsers) -> None:

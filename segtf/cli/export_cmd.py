@@ -58,7 +58,7 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from segtf.cli.evaluate_cmd import check_output_folder
+    from segtf.cli.paths import check_output_folder
     from segtf.export import export
 
     check_output_folder(args.out, "--out")  # before tracing the model
