@@ -41,3 +41,32 @@ def result_classes(info) -> tuple[tuple[str, ...], np.ndarray]:
     num = 2 if info.task == "foreground" else info.model.num_classes
     names = display_class_names(info.task, info.class_names, num)
     return names, display_palette(info.task, info.palette, len(names))
+
+
+# --- logits -> probabilities -> labels: the one definition, for every task -------------
+FOREGROUND_THRESHOLD = 0.5  # alpha at or above this is foreground (logit >= 0)
+
+
+def probabilities(logits, task: str):
+    """Model logits -> sigmoid alpha (foreground, C == 1) or softmax over classes. Takes
+    NumPy arrays or backend tensors (keras.ops), so graphs and NumPy code share it."""
+    from keras import ops
+
+    return ops.sigmoid(logits) if task == "foreground" else ops.softmax(logits, axis=-1)
+
+
+def labels_from_probabilities(probs, task: str, threshold: float = FOREGROUND_THRESHOLD):
+    """(H, W, C) probabilities -> (H, W) int32 labels: alpha >= threshold is class 1, else
+    the most probable class."""
+    probs = np.asarray(probs)
+    if task == "foreground":
+        return (probs[..., 0] >= threshold).astype(np.int32)
+    return np.argmax(probs, axis=-1).astype(np.int32)
+
+
+def predicted_labels(logits, task: str) -> np.ndarray:
+    """(H, W, C) logits -> (H, W) int32 labels, without computing probabilities."""
+    logits = np.asarray(logits)
+    if task == "foreground":
+        return (logits[..., 0] >= 0).astype(np.int32)
+    return np.argmax(logits, axis=-1).astype(np.int32)

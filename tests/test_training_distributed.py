@@ -74,12 +74,15 @@ def test_sigkill_mid_epoch_then_resume_ends_at_the_same_step(tmp_path):
         val_data="synthetic:2",
     )
     proc = _start(config, tmp_path / "a.npz", sleep=1.5)
-    # Step 6 = mid-way through epoch 2. Wait until the state file names ckpt-6: its data
-    # files appear before that commit, and a kill in between rightly resumes from ckpt-4.
-    state = run / "checkpoints" / "checkpoint"
+    # Step 6 = mid-way through epoch 2. Wait until the state file names ckpt-6: its weights
+    # file is complete before that, and a kill in between rightly resumes from ckpt-4.
+    state = run / "checkpoints" / "state.json"
 
     def committed() -> bool:
-        return state.exists() and '"ckpt-6"' in state.read_text()
+        try:
+            return json.loads(state.read_text())["latest"] == "ckpt-6.weights.h5"
+        except (OSError, ValueError, KeyError):
+            return False
 
     deadline = time.time() + 150
     while not committed() and proc.poll() is None and time.time() < deadline:
@@ -107,7 +110,7 @@ def test_sigkill_mid_epoch_then_resume_ends_at_the_same_step(tmp_path):
     assert "step 6, epoch 1" in output  # restarted at the checkpoint, mid-epoch 2
     assert result == {"step": 8, "iterations": 8}  # 2 epochs x 4 steps, none lost or redone
     rows = (run / "history.csv").read_text().strip().splitlines()
-    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2"]
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1"]  # Keras' CSVLogger: 0-based
     assert (run / "model" / "model.weights.h5").is_file()
 
 

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "models_cmd",
     "data_cmd",
     "train_cmd",
+    "package_cmd",
     "evaluate_cmd",
     "segment_cmd",
     "export_cmd",

@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--steps", type=int, dest="max_steps", help="total training steps")
     parser.add_argument("--batch-size", type=int, help="global batch size")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        dest="time_budget",
+        metavar="SECONDS",
+        help="stop cleanly (validated, checkpointed) after this wall-clock time",
+    )
     parser.add_argument("--out", dest="out_dir", help="run folder (checkpoints, logs, model)")
     parser.add_argument(
         "--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -78,6 +85,7 @@ def _overrides(args: argparse.Namespace) -> dict:
             "resume",
             "overwrite",
             "init_from",
+            "time_budget",
         )
         if getattr(args, key, None) is not None
     }
@@ -87,8 +95,36 @@ def _overrides(args: argparse.Namespace) -> dict:
     return merge(parse_overrides(args.set), direct)
 
 
+def shown_command(argv: list[str] | None = None) -> str:
+    """The command line as a user would type it again (`segtf train ...`)."""
+    import pathlib
+    import shlex
+    import sys
+
+    argv = list(sys.argv if argv is None else argv)
+    program = pathlib.Path(argv[0]).name if argv else "segtf"
+    head = "python train_tf.py" if program == "train_tf.py" else "segtf train"
+    rest = argv[1:]
+    if head == "segtf train" and rest[:1] == ["train"]:
+        rest = rest[1:]
+    return " ".join([head, shlex.join(rest)]).strip()
+
+
+def record_command(out_dir: str, command: str) -> None:
+    """Appends the command to the run's `commands.txt` (one line per start or resume):
+    `segtf package` quotes it in the model card."""
+    import datetime
+    import pathlib
+
+    path = pathlib.Path(out_dir) / "commands.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(f"{stamp}\t{command}\n")
+
+
 def run(args: argparse.Namespace) -> int:
-    from segtf.training import list_experiments, resolve_config, train
+    from segtf.training import Trainer, list_experiments, resolve_config
     from segtf.training.callbacks import TrainingDiverged
 
     if args.list:
@@ -100,13 +136,17 @@ def run(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(config.to_dict(), sort_keys=False))
         return 0
+    trainer = Trainer(config)
+    if trainer.is_chief:
+        record_command(config.out_dir, shown_command())
     try:
-        result = train(config)
+        result = trainer.fit()
     except TrainingDiverged as err:
         logger.error("%s", err)
         return 3
+    stopped = " (time budget spent: --resume continues)" if result.out_of_time else ""
     print(
-        f"trained {result.step} steps; best validation mIoU {result.best_score:.4f}; "
+        f"trained {result.step} steps{stopped}; best validation score {result.best_score:.4f}; "
         f"model folder {result.model_dir}"
     )
     return 0

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-# Mean RGB pixel of ImageNet: padding with it puts padded pixels near 0 after any backbone's
-# normalisation (segtf.models.layers.Preprocess).
-MEAN_PIXEL = (123.675, 116.28, 103.53)
-SCALE_RANGE = (0.5, 2.0)
+from segtf.data.augmentation import (
+    BRIGHTNESS_DELTA,
+    CONTRAST_RANGE,
+    FLIP_PROBABILITY,
+    MEAN_PIXEL,
+    SATURATION_RANGE,
+    SCALE_RANGE,
+)
 
 
 def pad_to_at_least(image, mask, height, width, mask_pad_value):
@@ -58,7 +62,7 @@ def random_scale_crop(image, mask, crop_size, seed, mask_pad_value, scale_range=
 
 
 def random_flip(image, mask, seed):
-    flip = tf.random.stateless_uniform([], seed) < 0.5
+    flip = tf.random.stateless_uniform([], seed) < FLIP_PROBABILITY
     image = tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)
     mask = tf.cond(flip, lambda: tf.reverse(mask, [1]), lambda: mask)
     return image, mask
@@ -67,21 +71,24 @@ def random_flip(image, mask, seed):
 def photometric_jitter(image, seed, strength: float = 1.0):
     """Brightness, contrast and saturation jitter on 0..255 pixels (image only)."""
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    image = tf.image.stateless_random_brightness(image, 32.0 * strength, seeds[0])
-    image = tf.image.stateless_random_contrast(
-        image, 1 - 0.3 * strength, 1 + 0.3 * strength, seeds[1]
-    )
+    image = tf.image.stateless_random_brightness(image, BRIGHTNESS_DELTA * strength, seeds[0])
+    contrast, saturation = CONTRAST_RANGE * strength, SATURATION_RANGE * strength
+    image = tf.image.stateless_random_contrast(image, 1 - contrast, 1 + contrast, seeds[1])
     image = tf.image.stateless_random_saturation(
-        image, 1 - 0.3 * strength, 1 + 0.3 * strength, seeds[2]
+        image, 1 - saturation, 1 + saturation, seeds[2]
     )
     return tf.clip_by_value(image, 0.0, 255.0)
 
 
-def augment_pair(image, mask, seed, crop_size, mask_pad_value, jitter: bool = True):
+def augment_pair(
+    image, mask, seed, crop_size, mask_pad_value, jitter: bool = True, scale_range=SCALE_RANGE
+):
     """Training augmentation of one pair: float32 image (H, W, 3), mask (H, W, 1)."""
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     if crop_size is not None:
-        image, mask = random_scale_crop(image, mask, crop_size, seeds[0], mask_pad_value)
+        image, mask = random_scale_crop(
+            image, mask, crop_size, seeds[0], mask_pad_value, scale_range
+        )
     image, mask = random_flip(image, mask, seeds[1])
     if jitter:
         image = photometric_jitter(image, seeds[2])

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 import segtf.data.augment as augment
@@ -223,3 +224,107 @@ def _augment_or_crop(ds, crop, training, seed, task, ignore_label, jitter):
             lambda i, m: augment.center_pad_crop(i, m, crop, pad_value), num_parallel_calls=AUTOTUNE
         )
     return ds
+
+
+def _shrink(max_side: int):
+    """Shrinks a decoded pair whose longer side exceeds `max_side` (masks: nearest)."""
+
+    def shrink(image, mask):
+        shape = tf.shape(image)[:2]
+        longer = tf.cast(tf.reduce_max(shape), tf.float32)
+        scale = tf.minimum(1.0, max_side / longer)
+        size = tf.maximum(1, tf.cast(tf.round(tf.cast(shape, tf.float32) * scale), tf.int32))
+        image = tf.cast(tf.image.resize(image, size, antialias=True), tf.uint8)
+        mask = tf.image.resize(mask, size, method="nearest")
+        return image, mask
+
+    return shrink
+
+
+def _endless_pairs(source, index: int, rules: dict, seed: int, cache: bool, skip_bad, max_side):
+    """One source (or in-memory `ArrayPairs` of one size) as an endless, reshuffled stream
+    of labelled pairs."""
+    from segtf.data.arrays import ArrayPairs
+
+    if isinstance(source, ArrayPairs):
+        masks = np.stack(source.masks).astype(np.int32)[..., None]
+        pairs = tf.data.Dataset.from_tensor_slices((np.stack(source.images), masks))
+        decoded = Decoded(pairs, len(source), same_size=True)
+    else:
+        decoded = decoded_pairs(source, rules=rules, skip_bad=skip_bad, shuffle=False)
+    ds = decoded.dataset
+    if max_side:
+        ds = ds.map(_shrink(max_side), num_parallel_calls=AUTOTUNE)
+    if cache:
+        ds = ds.cache()
+    ds = _shuffle(ds, decoded.count, seed + 1000 * index).repeat()
+    labels = _labels(rules["task"], rules["ignore_label"], rules["label_map"], rules["palette"])
+    return ds.map(labels, num_parallel_calls=AUTOTUNE), decoded.count
+
+
+def training_stream(
+    sources,
+    *,
+    num_classes: int,
+    task: str,
+    crop_size,
+    batch_size: int,
+    seed: int,
+    start_step: int = 0,
+    weights=(),
+    scale_range=augment.SCALE_RANGE,
+    ignore_label: int = 255,
+    label_map=None,
+    palette=None,
+    cache: bool = True,
+    skip_bad: bool = False,
+    max_side: int = 0,
+    jitter: bool = True,
+    output_names=None,
+) -> tf.data.Dataset:
+    """The trainer's tf.data input, built once per run: every source decoded (and cached),
+    reshuffled each pass and repeated without end, sources drawn with `weights` (default:
+    by image count), augmented, batched. Element `i` depends only on (seed, i), so
+    `start_step` skips straight to where an interrupted run stopped: the skip happens
+    before augmentation, on (cached) decoded pairs.
+    """
+    rules = dict(
+        num_classes=num_classes,
+        task=task,
+        ignore_label=ignore_label,
+        label_map=label_map,
+        palette=palette,
+    )
+    streams, counts = zip(
+        *(
+            _endless_pairs(s, i, rules, seed, cache, skip_bad, max_side)
+            for i, s in enumerate(sources)
+        ),
+        strict=True,
+    )
+    if len(streams) == 1:
+        ds = streams[0]
+    else:
+        chosen = list(weights) if len(weights) else [float(c or 1) for c in counts]
+        if len(chosen) != len(streams):
+            raise ValueError(f"train_weights {chosen} must give one weight per training source")
+        ds = tf.data.Dataset.sample_from_datasets(
+            list(streams), weights=chosen, seed=seed, stop_on_empty_dataset=False
+        )
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    ds = tf.data.Dataset.zip((ds, seeds)).skip(start_step * batch_size)
+    crop = _crop_size(crop_size)
+    pad_value = 0 if task == "foreground" else ignore_label
+
+    def prepare(pair, s):
+        image, mask = augment.augment_pair(
+            pair[0], pair[1], s, crop, pad_value, jitter, tuple(scale_range)
+        )
+        target = mask if task == "foreground" else mask[..., 0]
+        return image, ({k: target for k in output_names} if output_names else target)
+
+    ds = ds.map(prepare, num_parallel_calls=AUTOTUNE).batch(batch_size, drop_remainder=True)
+    options = tf.data.Options()
+    options.deterministic = True
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.prefetch(AUTOTUNE).with_options(options)

@@ -76,6 +76,15 @@ SPECS: dict[str, DatasetSpec] = {
         palette=((255, 255, 255),),
         layout=_FOREGROUND_LAYOUT,
     ),
+    # One general foreground model for people and animals (horse + person + pet together).
+    "people_animals": DatasetSpec(
+        name="people_animals",
+        task="foreground",
+        num_classes=1,
+        class_names=("foreground",),
+        palette=((255, 255, 255),),
+        layout=_FOREGROUND_LAYOUT,
+    ),
 }
 
 

@@ -1,17 +1,18 @@
-"""Training-loop hooks: TensorBoard scalars and images, a CSV history, a NaN stop."""
+"""The trainer's own Keras callbacks, for what Keras has no callback for: a wall-clock /
+step limit that stops mid-epoch, step checkpoints that resume mid-epoch, and
+validate-and-keep-best with precise BatchNorm statistics. (CSV history, NaN stop and
+TensorBoard scalars are Keras' own `CSVLogger`, `TerminateOnNaN`, `TensorBoard`.)"""
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
-import pathlib
+import time
 
+import keras
 import numpy as np
-import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
-from segtf.palette import colorize_known
+from segtf.training.checkpoints import Checkpoints
 
 logger = logging.getLogger(__name__)
 
@@ -20,94 +21,113 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
-def check_finite(loss: float, step: int, epoch: int, checkpoint: str | None) -> None:
-    """Stops training with a message that says where and what to try."""
-    if math.isfinite(loss):
-        return
+def diverged_message(loss: float, step: int, checkpoint: str | None) -> str:
     resume = f"the last checkpoint is {checkpoint}" if checkpoint else "no checkpoint was written"
-    raise TrainingDiverged(
-        f"loss is {loss} at step {step} (epoch {epoch + 1}); training stopped ({resume}). "
+    return (
+        f"loss is {loss} at step {step}; training stopped ({resume}). "
         "Try a lower learning_rate, more warmup_steps, clipnorm=1.0 or precision=float32, "
         "and check the labels (values >= num_classes other than ignore_label)."
     )
 
 
-def _metadata(plugin: str) -> bytes:
-    meta = summary_pb2.SummaryMetadata()
-    meta.plugin_data.plugin_name = plugin
-    return meta.SerializeToString()
+class StepCounter(keras.callbacks.Callback):
+    """Counts global steps (batches trained since the run began, over resumes) and keeps
+    the last batch loss; the other callbacks read it."""
+
+    def __init__(self, start_step: int):
+        super().__init__()
+        self.step = start_step
+        self.last_loss = float("nan")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        self.last_loss = float((logs or {}).get("loss", float("nan")))
+
+    @property
+    def finite(self) -> bool:
+        return math.isfinite(self.last_loss)
 
 
-class TensorBoardLogger:
-    """Scalars (losses, learning rate, validation) and sample predictions as images.
+class StopAt(keras.callbacks.Callback):
+    """Stops after `total_steps` or once `deadline` (time.monotonic) has passed, even
+    mid-epoch; Keras still ends the epoch (validation, checkpoint) before stopping."""
 
-    Written with `tf.summary.write` and the scalars / images plugin metadata, so logging
-    works without the `tensorboard` package (install it to view the logs).
-    """
+    def __init__(self, counter: StepCounter, total_steps: int, deadline: float | None):
+        super().__init__()
+        self.counter, self.total_steps, self.deadline = counter, total_steps, deadline
+        self.out_of_time = False
 
-    def __init__(self, log_dir: str | pathlib.Path | None):
-        self.writers = {}
-        if log_dir is not None:
-            for split in ("train", "validation"):
-                self.writers[split] = tf.summary.create_file_writer(
-                    str(pathlib.Path(log_dir) / split)
-                )
+    def on_train_batch_end(self, batch, logs=None):
+        if self.counter.step >= self.total_steps:
+            self.model.stop_training = True
+        elif self.deadline is not None and time.monotonic() >= self.deadline:
+            logger.info("time budget spent at step %d: stopping", self.counter.step)
+            self.out_of_time = self.model.stop_training = True
 
-    def scalars(self, split: str, step: int, values: dict) -> None:
-        writer = self.writers.get(split)
-        if writer is None:
+
+class SaveCheckpoints(keras.callbacks.Callback):
+    """Model + optimizer state every `every` steps, at each epoch end and at the end."""
+
+    def __init__(self, checkpoints: Checkpoints, counter: StepCounter, every: int, spe: int):
+        super().__init__()
+        self.checkpoints, self.counter = checkpoints, counter
+        self.every, self.spe = every, spe
+
+    def _save(self):
+        if self.counter.finite and self.checkpoints.saved_step != self.counter.step:
+            self.checkpoints.save(self.counter.step, self.spe, self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every and self.counter.step % self.every == 0:
+            self._save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._save()
+
+    def on_train_end(self, logs=None):
+        self._save()
+
+
+class ValidateAndKeepBest(keras.callbacks.Callback):
+    """At chosen epoch ends: precise BatchNorm statistics, then validation; the scores go
+    into the epoch's logs (so `CSVLogger` and `TensorBoard` record them) and the best
+    weights are kept. Runs before the checkpoint callback, which then saves the recalibrated
+    statistics."""
+
+    def __init__(self, validate, calibrate, checkpoints, counter, every, stop, keys):
+        super().__init__()
+        self.validate, self.calibrate = validate, calibrate
+        self.checkpoints, self.counter, self.every, self.stop = checkpoints, counter, every, stop
+        self.keys = keys  # logged every epoch (NaN when not validated): CSVLogger fixes columns
+
+    def _due(self, epoch: int) -> bool:
+        last = self.model.stop_training or self.counter.step >= self.stop.total_steps
+        return (epoch + 1) % self.every == 0 or last
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs.update({f"val_{k}": float("nan") for k in self.keys})
+        if not self.counter.finite or not self._due(epoch):
             return
-        with writer.as_default(step=step):
-            for name, value in values.items():
-                if isinstance(value, int | float | np.floating) and math.isfinite(float(value)):
-                    tf.summary.write(
-                        name, tf.constant(float(value), tf.float32), metadata=_metadata("scalars")
-                    )
-        writer.flush()
-
-    def images(self, step: int, name: str, images: list[np.ndarray]) -> None:
-        writer = self.writers.get("validation")
-        if writer is None or not images:
-            return
-        with writer.as_default(step=step):
-            h, w = images[0].shape[:2]
-            encoded = [tf.io.encode_png(image).numpy() for image in images]
-            tensor = tf.constant([str(w).encode(), str(h).encode(), *encoded])
-            tf.summary.write(name, tensor, metadata=_metadata("images"))
-        writer.flush()
-
-
-class CsvHistory:
-    """One row per epoch; appends on resume (the header is written once)."""
-
-    def __init__(self, path: str | pathlib.Path | None, append: bool = False):
-        self.path = None if path is None else pathlib.Path(path)
-        self.fields: list[str] | None = None
-        if self.path is not None and self.path.is_file() and not append:
-            self.path.unlink()
-        if self.path is not None and self.path.is_file():
-            with open(self.path, encoding="utf-8") as f:
-                header = f.readline().strip()
-            self.fields = header.split(",") if header else None
-
-    def append(self, row: dict) -> None:
-        if self.path is None:
-            return
-        if self.fields is None:
-            self.fields = list(row)
-            with open(self.path, "w", encoding="utf-8", newline="") as f:
-                csv.DictWriter(f, self.fields).writeheader()
-        with open(self.path, "a", encoding="utf-8", newline="") as f:
-            csv.DictWriter(f, self.fields, extrasaction="ignore").writerow(row)
+        self.calibrate()
+        scores = self.validate(self.counter.step)
+        logs.update({f"val_{k}": scores[k] for k in self.keys if k in scores})
+        summary = ", ".join(f"{k} {scores[k]:.4f}" for k in self.keys if k in scores)
+        logger.info("epoch %d (step %d) validation: %s", epoch + 1, self.counter.step, summary)
+        self.checkpoints.save_if_best(self.model, scores["score"], self.counter.step)
 
 
 def sample_panel(
     image: np.ndarray, truth: np.ndarray, prediction: np.ndarray, palette, task: str
 ) -> np.ndarray:
     """image | ground truth | prediction, side by side, uint8 (H, 3W, 3)."""
+    from segtf.palette import colorize_known
+
     image = np.clip(image, 0, 255).astype(np.uint8)
     if task == "foreground":
         gt = np.repeat((np.clip(truth.reshape(image.shape[:2]), 0, 1) * 255)[..., None], 3, -1)
         pr = np.repeat((np.clip(prediction, 0, 1) * 255)[..., None], 3, -1)
         return np.concatenate([image, gt.astype(np.uint8), pr.astype(np.uint8)], axis=1)
-    return np.concatenate([image, colorize_known(truth, palette), colorize_known(prediction, palette)], axis=1)
+    return np.concatenate(
+        [image, colorize_known(truth, palette), colorize_known(prediction, palette)], axis=1
+    )

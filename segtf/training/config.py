@@ -22,23 +22,34 @@ class TrainConfig:
     model_overrides: dict = field(default_factory=dict)  # ModelConfig fields, e.g. {width: 0.5}
     # --- data (any source segtf.data.make_dataset accepts, or "synthetic[:N]" for smoke tests)
     dataset: str = ""  # dataset spec ("camvid"): class names, palette, label map, task
-    train_data: str = ""  # training source (folder, list file, TFRecord dir, "tfds:NAME")
-    val_data: str = ""  # validation source ("" = no validation)
+    # Training source(s): a folder, list file, TFRecord dir or "tfds:NAME", or a list of them
+    # (e.g. horse + person + pet for one foreground model), drawn with train_weights.
+    train_data: str | list = ""
+    train_weights: list = field(default_factory=list)  # per source; [] = by image count
+    val_data: str | list = ""  # validation source(s) ("" = none); the score is their mean
     num_classes: int = 0  # 0 = from the dataset spec
     task: str = ""  # "semantic" / "foreground"; "" = from the dataset spec or model config
     ignore_label: int = 255  # label excluded from losses and metrics
-    crop_size: tuple[int, int] = (256, 256)  # training crops (after random scale 0.5-2)
+    crop_size: tuple[int, int] = (256, 256)  # training crops (after the random scale)
+    scale_range: tuple[float, float] = (0.5, 2.0)  # random scale before the crop
+    max_side: int = 0  # shrink pairs whose longer side exceeds this on load (0 = keep size)
     val_crop_size: tuple[int, int] | None = None  # None = validate at full size (batch 1)
     val_max_images: int = 0  # validate on the first N images only (0 = all)
     precise_bn_batches: int = 20  # recompute BatchNorm statistics on N training batches before
     # validation and the final save (0 = off): stale moving averages can wreck inference mode
     cache: bool = False  # keep decoded images in memory after the first epoch
+    # "tf.data" (TensorFlow backend), "numpy" (a keras.utils.PyDataset, any backend, no
+    # TensorFlow needed), or "auto": tf.data on TensorFlow, numpy on JAX / torch.
+    input_pipeline: str = "auto"
+    workers: int = 1  # numpy pipeline: worker processes preparing batches
     skip_bad: bool = False  # drop unreadable pairs (logged) instead of stopping
     # --- schedule ---
     batch_size: int = 8  # global batch, split evenly across replicas
     epochs: int = 10  # passes over steps_per_epoch batches
     steps_per_epoch: int = 0  # 0 = training images // batch_size
     max_steps: int = 0  # > 0: stop after this many steps in total (overrides epochs)
+    time_budget: float = 0.0  # wall-clock seconds; > 0: stop cleanly (validated, checkpointed)
+    # when spent, even mid-epoch; `--resume` continues from there
     optimizer: str = "sgd"  # "sgd" (with momentum) or "adamw"
     learning_rate: float = 0.01  # peak learning rate (after warm-up)
     end_learning_rate: float = 0.0  # where the poly decay ends
@@ -84,11 +95,44 @@ class TrainConfig:
         values = dict(data)
         for key in ("crop_size", "val_crop_size"):
             values[key] = _size(values[key]) if values.get(key) is not None else values.get(key)
+        if values.get("scale_range") is not None:
+            values["scale_range"] = _range(values["scale_range"])
+        for key in SOURCE_FIELDS:
+            if key in values:
+                values[key] = _sources(key, values[key])
         for f in dataclasses.fields(cls):
-            if f.name in values:
+            if f.name in values and f.name not in SOURCE_FIELDS:
                 values[f.name] = _checked(f, values[f.name])
         _check_model_overrides(values.get("model_overrides") or {})
         return cls(**values)
+
+
+SOURCE_FIELDS = ("train_data", "val_data")
+
+
+def _sources(key: str, value):
+    """A source field holds one path / spec or a list of them."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return value[0] if len(value) == 1 else list(value)
+    raise ValueError(
+        f"training config key {key!r} takes a source (e.g. {key}=data/train) or a list of "
+        f"them (e.g. {key}=[data/horse, data/person]), got {value!r}"
+    )
+
+
+def source_list(value) -> list[str]:
+    """`train_data` / `val_data` as a list ("" = none)."""
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _range(value) -> tuple[float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 2 or not 0 < value[0] <= value[1]:
+        raise ValueError(f"scale_range takes [low, high] with 0 < low <= high, got {value!r}")
+    return (float(value[0]), float(value[1]))
 
 
 def _default_of(f: dataclasses.Field):
@@ -110,6 +154,11 @@ def _checked(f: dataclasses.Field, value):
     elif kind is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-5" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
     elif kind is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value

@@ -1,18 +1,25 @@
-"""Training and validation datasets for a `TrainConfig`: any `segtf.data` source, or
-`synthetic[:N]` (learnable random shapes, for smoke tests and benchmarks)."""
+"""The trainer's data for a `TrainConfig`: the endless training stream (tf.data on the
+TensorFlow backend, a NumPy `PyDataset` anywhere), validation pairs in memory, class
+weights. Any `segtf.data` source, or `synthetic[:N]` (learnable shapes, for smoke tests).
+
+Built once per run; only a resume that starts mid-epoch builds the stream a second time.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
+import keras
 import numpy as np
-import tensorflow as tf
 
-from segtf.training.config import TrainConfig
+from segtf.data.arrays import ArrayPairs, load_pairs
+from segtf.data.validate import LabelRules
+from segtf.training.config import TrainConfig, source_list
 
 logger = logging.getLogger(__name__)
+
+PIPELINES = ("auto", "tf.data", "numpy")
 
 
 @dataclass
@@ -26,12 +33,10 @@ class LabelInfo:
     label_map: dict | None
     dataset: str
 
-
-@dataclass
-class TrainData:
-    train: Callable[[int, int, int], tf.data.Dataset]  # (epoch, skip, take) -> batches
-    val: tf.data.Dataset | None
-    steps_per_epoch: int
+    def rules(self, ignore_label: int) -> LabelRules:
+        return LabelRules(
+            self.num_classes, self.task, ignore_label, self.label_map, self.palette or None
+        )
 
 
 def label_info(config: TrainConfig) -> LabelInfo:
@@ -54,12 +59,27 @@ def label_info(config: TrainConfig) -> LabelInfo:
     )
 
 
+def input_pipeline(config: TrainConfig) -> str:
+    """"tf.data" or "numpy" for this run."""
+    if config.input_pipeline not in PIPELINES:
+        raise ValueError(f"input_pipeline must be one of {PIPELINES}, got {config.input_pipeline!r}")
+    if config.input_pipeline != "auto":
+        if config.input_pipeline == "tf.data" and keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                "input_pipeline tf.data needs the TensorFlow backend "
+                f"(KERAS_BACKEND is {keras.backend.backend()}): use input_pipeline=numpy"
+            )
+        return config.input_pipeline
+    return "tf.data" if keras.backend.backend() == "tensorflow" else "numpy"
+
+
 def synthetic_arrays(count: int, size: tuple[int, int], num_classes: int, task: str, seed: int):
-    """Images whose colour says the class of each rectangle, so a model can learn them."""
+    """uint8 images whose colour says the class of each rectangle (so a model can learn
+    them) and their masks: labels, or alpha 0 / 255 for foreground."""
     rng = np.random.default_rng(seed)
     h, w = size
     images = np.zeros((count, h, w, 3), np.float32)
-    masks = np.zeros((count, h, w), np.int32)
+    masks = np.zeros((count, h, w), np.uint8)
     colours = rng.integers(0, 256, (max(num_classes, 2), 3))
     for i in range(count):
         images[i] = colours[0]
@@ -69,91 +89,128 @@ def synthetic_arrays(count: int, size: tuple[int, int], num_classes: int, task: 
             masks[i, y : y + h // 2, x : x + w // 2] = c
             images[i, y : y + h // 2, x : x + w // 2] = colours[c]
     images += rng.normal(0, 8, images.shape).astype(np.float32)
+    images = np.clip(images, 0, 255).astype(np.uint8)
     if task == "foreground":
-        return np.clip(images, 0, 255), (masks > 0).astype(np.float32)[..., None]
+        return images, (masks > 0).astype(np.uint8) * 255
     masks[:, :2, :2] = 255  # a few ignored pixels
-    return np.clip(images, 0, 255), masks
+    return images, masks
 
 
-def _synthetic_count(source: str) -> int:
-    return int(source.split(":", 1)[1]) if ":" in source else 16
+def _synthetic(source: str, config: TrainConfig, labels: LabelInfo, seed: int) -> ArrayPairs:
+    count = int(source.split(":", 1)[1]) if ":" in source else 16
+    images, masks = synthetic_arrays(
+        count, config.val_crop_size or config.crop_size, labels.num_classes, labels.task, seed
+    )
+    return ArrayPairs(source, list(images), list(masks))
 
 
-def _shard_by_data(ds: tf.data.Dataset) -> tf.data.Dataset:
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.with_options(options)
+def load_source(source: str, config: TrainConfig, labels: LabelInfo, seed: int = 1,
+                max_items: int = 0) -> ArrayPairs:
+    """One source decoded into memory (validation, and training on the NumPy pipeline)."""
+    if source.startswith("synthetic"):
+        return _synthetic(source, config, labels, seed)
+    return load_pairs(
+        source,
+        labels.rules(config.ignore_label),
+        max_side=config.max_side,
+        skip_bad=config.skip_bad,
+        max_items=max_items,
+    )
 
 
-def _count_training_items(config: TrainConfig) -> int:
-    if config.train_data.startswith("synthetic"):
-        return _synthetic_count(config.train_data)
+@dataclass
+class TrainData:
+    """Everything the trainer reads."""
+
+    config: TrainConfig
+    labels: LabelInfo
+    pipeline: str
+    steps_per_epoch: int
+    val: list[ArrayPairs]
+    output_names: list[str] | None = None
+    _train_arrays: list[ArrayPairs] | None = None
+    _train_sources: list | None = None
+
+    def stream(self, start_step: int = 0, seed_offset: int = 0):
+        """Endless batches (images, targets) from global step `start_step` on."""
+        cfg, labels = self.config, self.labels
+        common = dict(
+            batch_size=cfg.batch_size,
+            crop_size=cfg.crop_size,
+            task=labels.task,
+            seed=cfg.seed + seed_offset,
+            start_step=start_step,
+            weights=cfg.train_weights,
+            scale_range=cfg.scale_range,
+            output_names=self.output_names,
+        )
+        if self.pipeline == "numpy":
+            from segtf.data.pydataset import TrainingBatches
+
+            pad = 0 if labels.task == "foreground" else cfg.ignore_label
+            return TrainingBatches(
+                self._train_arrays, pad_value=pad, workers=cfg.workers, **common
+            )
+        from segtf.data.pipeline import training_stream
+
+        return training_stream(
+            self._train_sources,
+            num_classes=labels.num_classes,
+            ignore_label=cfg.ignore_label,
+            label_map=labels.label_map,
+            palette=labels.palette or None,
+            cache=cfg.cache,
+            skip_bad=cfg.skip_bad,
+            max_side=cfg.max_side,
+            **common,
+        )
+
+    def calibration_batches(self, count: int):
+        """`count` training batches' images (for precise BatchNorm statistics), drawn from a
+        stream of their own so the training stream is not disturbed."""
+        stream = self.stream(start_step=0, seed_offset=7919)
+        if self.pipeline == "numpy":
+            return [stream[i][0] for i in range(count)]
+        return [images for images, _ in stream.take(count)]
+
+
+def _count_items(source: str, config: TrainConfig) -> int:
     from segtf.data import find_pairs
 
     try:
-        return len(find_pairs(config.train_data, skip_bad=config.skip_bad))
+        return len(find_pairs(source, skip_bad=config.skip_bad))
     except (ValueError, TypeError) as err:
         raise ValueError(
-            f"cannot count the training images of {config.train_data!r} ({err}); "
-            "set steps_per_epoch"
+            f"cannot count the training images of {source!r} ({err}); set steps_per_epoch"
         ) from err
 
 
-def make_train_data(config: TrainConfig, labels: LabelInfo) -> TrainData:
-    """Per-epoch training datasets (reshuffled with seed + epoch, so a resumed epoch sees the
-    same batches) and the validation dataset."""
-    if not config.train_data:
+def make_train_data(config: TrainConfig, labels: LabelInfo, output_names=None) -> TrainData:
+    """Lists (and for the NumPy pipeline decodes) the training sources and loads the
+    validation pairs."""
+    sources = source_list(config.train_data)
+    if not sources:
         raise ValueError("train_data is empty: pass a dataset folder / list file or synthetic:N")
-    spe = config.steps_per_epoch or max(1, _count_training_items(config) // config.batch_size)
-
-    def train(epoch: int, skip: int, take: int) -> tf.data.Dataset:
-        ds = _dataset(config, labels, config.train_data, training=True, seed=config.seed + epoch)
-        return _shard_by_data(ds.repeat().skip(skip).take(take))
-
-    val = None
-    if config.val_data:
-        val = _dataset(config, labels, config.val_data, training=False, seed=config.seed)
-        if config.val_max_images:
-            val = val.take(max(1, config.val_max_images // _val_batch(config)))
-    return TrainData(train, val, spe)
-
-
-def _val_batch(config: TrainConfig) -> int:
-    return config.batch_size if config.val_crop_size else 1
-
-
-def _dataset(config: TrainConfig, labels: LabelInfo, source: str, training: bool, seed: int):
-    batch = config.batch_size if training else _val_batch(config)
-    crop = config.crop_size if training else config.val_crop_size
-    if source.startswith("synthetic"):
-        size = crop or config.crop_size
-        images, masks = synthetic_arrays(
-            _synthetic_count(source),
-            size,
-            labels.num_classes,
-            labels.task,
-            seed=0 if not training else 1,
-        )
-        ds = tf.data.Dataset.from_tensor_slices((images, masks))
-        if training:
-            ds = ds.shuffle(len(images), seed=seed)
-        return ds.batch(batch, drop_remainder=training)
-    from segtf.data import make_dataset
-
-    return make_dataset(
-        source,
-        num_classes=labels.num_classes,
-        task=labels.task,
-        crop_size=crop,
-        batch_size=batch,
-        training=training,
-        seed=seed,
-        ignore_label=config.ignore_label,
-        label_map=labels.label_map,
-        cache=config.cache,
-        skip_bad=config.skip_bad,
-        palette=labels.palette or None,
+    pipeline = input_pipeline(config)
+    arrays, stream_sources = None, []
+    if pipeline == "numpy":
+        arrays = [load_source(s, config, labels) for s in sources]
+        counts = [len(a) for a in arrays]
+    else:
+        for s in sources:
+            stream_sources.append(load_source(s, config, labels) if s.startswith("synthetic") else s)
+        counts = [len(s) if isinstance(s, ArrayPairs) else _count_items(s, config)
+                  for s in stream_sources]
+    spe = config.steps_per_epoch or max(1, sum(counts) // config.batch_size)
+    val = [
+        load_source(s, config, labels, seed=0, max_items=config.val_max_images)
+        for s in source_list(config.val_data)
+    ]
+    logger.info(
+        "training data: %s (%s images), %s pipeline, %d steps per epoch",
+        ", ".join(sources), "+".join(map(str, counts)), pipeline, spe,
     )
+    return TrainData(config, labels, pipeline, spe, val, output_names, arrays, stream_sources)
 
 
 def resolve_class_weights(config: TrainConfig, labels: LabelInfo) -> list[float] | None:
@@ -169,12 +226,18 @@ def resolve_class_weights(config: TrainConfig, labels: LabelInfo) -> list[float]
         return [float(v) for v in value]
     if value != "median_frequency":
         raise ValueError(f"class_weights must be none, median_frequency or a list, got {value!r}")
-    if config.train_data.startswith("synthetic"):
+    sources = [s for s in source_list(config.train_data) if not s.startswith("synthetic")]
+    if not sources:
         return None
+    if len(sources) > 1:
+        raise ValueError(
+            "class_weights=median_frequency reads one training source, got "
+            f"{len(sources)}: give class_weights as a list, one number per class"
+        )
     from segtf.data import class_statistics
 
     stats = class_statistics(
-        config.train_data,
+        sources[0],
         num_classes=labels.num_classes,
         ignore_label=config.ignore_label,
         label_map=labels.label_map,

