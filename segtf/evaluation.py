@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
+from segtf.inference import TTA_SCALES  # the same passes as segment(tta=True)
 from segtf.metrics.binary import BinaryMeasures
 from segtf.metrics.confusion import ConfusionMatrix
 from segtf.metrics.semantic import semantic_scores
@@ -20,7 +21,6 @@ from segtf.zoo import ModelInfo
 
 logger = logging.getLogger(__name__)
 
-TTA_SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)  # DeepLab / PSPNet multi-scale inference
 
 
 def _label_map(info: ModelInfo):
@@ -69,7 +69,8 @@ def evaluate(
     Args:
         model, info: from `segtf.zoo.load_model`.
         dataset_source: anything `segtf.data.make_dataset` accepts (folder, list file, ...).
-        tta: multi-scale (0.5-1.75) + flip averaging; `scales` / `flip` override either.
+        tta: multi-scale (`segtf.inference.TTA_SCALES`) + flip averaging, as
+            `segment(tta=True)`; `scales` / `flip` override either.
         tile: (h, w) sliding-window size (or "auto"), with `overlap`.
         max_images: evaluate the first N images only (0 = all).
         out_dir: if set, write report.json, plots and `overlays` overlay PNGs there.

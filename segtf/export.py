@@ -41,15 +41,17 @@ INPUT_NAME = "images"
 
 def _postprocess(logits: tf.Tensor, task: str) -> dict[str, tf.Tensor]:
     """Logits (B, H, W, C) to the named outputs, all float32 / int32."""
+    from segtf.tasks import FOREGROUND_THRESHOLD
+    from segtf.tasks import probabilities as activate
+
     logits = tf.cast(logits, tf.float32)  # mixed-precision models export float32 outputs
+    probabilities = activate(logits, task)  # the same definition as segment()
     if task == "foreground":
-        alpha = tf.sigmoid(logits)
         return {
-            "labels": tf.cast(alpha[..., 0] >= 0.5, tf.int32),
-            "probabilities": alpha,
-            "alpha": alpha[..., 0],
+            "labels": tf.cast(probabilities[..., 0] >= FOREGROUND_THRESHOLD, tf.int32),
+            "probabilities": probabilities,
+            "alpha": probabilities[..., 0],
         }
-    probabilities = tf.nn.softmax(logits, axis=-1)
     return {
         "labels": tf.argmax(probabilities, axis=-1, output_type=tf.int32),
         "probabilities": probabilities,

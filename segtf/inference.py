@@ -17,7 +17,9 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
+
+from segtf.tasks import probabilities
 
 logger = logging.getLogger(__name__)
 
@@ -25,24 +27,38 @@ TASKS = ("semantic", "foreground")
 # segment() switches tiling on above this many pixels (a 1920x1080 photo still runs whole).
 AUTO_TILE_PIXELS = 2560 * 1600
 DEFAULT_TILE = (1024, 1024)
+# Test-time augmentation, one definition for segment(tta=True), `segtf evaluate --tta` and the
+# viewer: these scales, each also flipped (6 passes).
+TTA_SCALES = (0.75, 1.0, 1.25)
 
 _FORWARD_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _logits(model: keras.Model, images):
+    out = model(images, training=False)
+    if isinstance(out, dict):
+        out = out["logits"]
+    return ops.cast(out, "float32")  # mixed-precision models give float16 logits
+
+
 def _forward_fn(model: keras.Model):
-    """A traced forward pass for `model` with dynamic height / width (traced once)."""
+    """A compiled forward pass for `model`: on TensorFlow one graph with dynamic height /
+    width (traced once); on other backends Keras' own predict step (compiled per shape)."""
     fn = _FORWARD_CACHE.get(model)
     if fn is None:
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
 
-        @tf.function(
-            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
-            reduce_retracing=True,
-        )
-        def fn(images):
-            out = model(images, training=False)
-            if isinstance(out, dict):
-                out = out["logits"]
-            return tf.cast(out, tf.float32)  # mixed-precision models give float16 logits
+            fn = tf.function(
+                lambda images: _logits(model, images),
+                input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
+                reduce_retracing=True,
+            )
+        else:
+
+            def fn(images):
+                out = model.predict_on_batch(images)
+                return ops.cast(out["logits"] if isinstance(out, dict) else out, "float32")
 
         _FORWARD_CACHE[model] = fn
     return fn
@@ -87,32 +103,28 @@ def _check_image(image) -> np.ndarray:
     return array
 
 
-def _activate(logits: tf.Tensor, task: str) -> tf.Tensor:
-    return tf.sigmoid(logits) if task == "foreground" else tf.nn.softmax(logits, axis=-1)
-
-
 def _predict_window(
     forward, window: np.ndarray, task: str, scales: Sequence[float], flip: bool
 ) -> np.ndarray:
     """Probabilities for one window (the whole image or a tile), averaged over TTA variants."""
     h, w = window.shape[:2]
-    x = tf.convert_to_tensor(window[None], tf.float32)
+    x = ops.convert_to_tensor(window[None].astype(np.float32, copy=False))
     total = None
     count = 0
     for scale in scales:
         size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        scaled = x if size == (h, w) else tf.image.resize(x, size, method="bilinear")
+        scaled = x if size == (h, w) else ops.image.resize(x, size, interpolation="bilinear")
         for flipped in (False, True) if flip else (False,):
-            inp = tf.reverse(scaled, axis=[2]) if flipped else scaled
+            inp = ops.flip(scaled, axis=2) if flipped else scaled
             logits = forward(inp)
             if flipped:
-                logits = tf.reverse(logits, axis=[2])
+                logits = ops.flip(logits, axis=2)
             if size != (h, w):
-                logits = tf.image.resize(logits, (h, w), method="bilinear")
-            probs = _activate(logits, task)[0]
+                logits = ops.image.resize(logits, (h, w), interpolation="bilinear")
+            probs = probabilities(logits, task)[0]
             total = probs if total is None else total + probs
             count += 1
-    return (total / count).numpy().astype(np.float32, copy=False)
+    return ops.convert_to_numpy(total / count).astype(np.float32, copy=False)
 
 
 def _starts(length: int, tile: int, overlap: float) -> list[int]:
@@ -173,10 +185,10 @@ def _global_alpha(forward, image: np.ndarray, scales, flip, side: int) -> np.nda
     """Alpha from one low-resolution pass over the whole image (at most `side` pixels long)."""
     h, w = image.shape[:2]
     factor = side / max(h, w)
-    small = tf.image.resize(
+    small = ops.image.resize(
         image[None].astype(np.float32), (max(1, round(h * factor)), max(1, round(w * factor)))
     )
-    return _predict_window(forward, small[0].numpy(), "foreground", scales, flip)
+    return _predict_window(forward, ops.convert_to_numpy(small[0]), "foreground", scales, flip)
 
 
 def _fuse_global(tiled: np.ndarray, coarse: np.ndarray, band: int = 256) -> np.ndarray:
@@ -185,7 +197,7 @@ def _fuse_global(tiled: np.ndarray, coarse: np.ndarray, band: int = 256) -> np.n
     so no full-size copy of it is ever made."""
     h, w = tiled.shape[:2]
     ch = coarse.shape[0]
-    wide = tf.image.resize(coarse[None], (ch, w), method="bilinear")[0].numpy()
+    wide = ops.convert_to_numpy(ops.image.resize(coarse[None], (ch, w), interpolation="bilinear")[0])
     for y0 in range(0, h, band):
         rows = np.arange(y0, min(h, y0 + band))
         source = np.clip((rows + 0.5) * ch / h - 0.5, 0, ch - 1)  # bilinear, half-pixel centres

@@ -296,7 +296,7 @@ def get_loss(
     focal_gamma: float = 2.0,
 ) -> keras.losses.Loss:
     """A loss by name: "cross_entropy", "focal", "dice", "soft_iou", "ce_dice" (sum),
-    "bce", "binary_iou", "ssim", "birefnet" (BCE + IoU + SSIM), "gradient_aux", "gradient_aux_l1".
+    "bce", "binary_iou", "bce_iou", "ssim", "birefnet" (BCE + IoU + SSIM), "gradient_aux", "gradient_aux_l1".
     """
     semantic = {
         "cross_entropy": lambda: SegmentationCrossEntropy(
@@ -310,6 +310,7 @@ def get_loss(
     binary = {
         "bce": lambda: BinaryMixLoss(1.0, 0.0, 0.0, name="bce"),
         "binary_iou": lambda: BinaryMixLoss(0.0, 1.0, 0.0, name="binary_iou"),
+        "bce_iou": lambda: BinaryMixLoss(1.0, 1.0, 0.0, name="bce_iou"),
         "ssim": lambda: BinaryMixLoss(0.0, 0.0, 1.0, name="ssim"),
         "birefnet": lambda: BinaryMixLoss(),
         "gradient_aux": lambda: GradientAuxLoss("bce"),

@@ -17,12 +17,11 @@ import numpy as np
 
 from segtf import palette as palettes
 from segtf.imageio import DEFAULT_MAX_PIXELS, read_image, write_png_atomic
-from segtf.tasks import result_classes
+from segtf.tasks import FOREGROUND_THRESHOLD, result_classes
 
 # TensorFlow / Keras are imported inside the functions that need them, so `import segtf`
 # (which imports this module) stays light.
 
-TTA_SCALES = (0.75, 1.0, 1.25)  # tta=True: these scales, each also flipped
 
 
 @functools.lru_cache(maxsize=4)
@@ -224,7 +223,7 @@ class SegmentationResult:
 def _argmax(probabilities: np.ndarray, task: str) -> np.ndarray:
     """Argmax in row bands, straight into a small dtype (no full-size int64 temporary)."""
     if task == "foreground":
-        return (probabilities[..., 0] >= 0.5).astype(np.uint8)
+        return (probabilities[..., 0] >= FOREGROUND_THRESHOLD).astype(np.uint8)
     dtype = np.uint8 if probabilities.shape[-1] <= 256 else np.int32
     labels = np.empty(probabilities.shape[:2], dtype)
     for y in range(0, labels.shape[0], 256):
@@ -275,7 +274,7 @@ class Segmenter:
 
     def segment(self, image, *, tta: bool | None = None, tile=None) -> SegmentationResult:
         """Segments one image (any input `segtf.imageio.read_image` accepts)."""
-        from segtf.inference import predict_probabilities
+        from segtf.inference import TTA_SCALES, predict_probabilities
 
         start = time.perf_counter()
         rgb = read_image(image, max_pixels=self.max_pixels)

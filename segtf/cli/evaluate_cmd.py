@@ -56,7 +56,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--tta",
         action="store_true",
-        help="multi-scale (0.5-1.75) + horizontal flip test-time augmentation",
+        help="test-time augmentation as segment(tta=True): scales 0.75, 1, 1.25, each flipped",
     )
     parser.add_argument("--scales", help="comma-separated TTA scales, e.g. 0.75,1,1.25")
     parser.add_argument("--flip", action="store_true", help="flip TTA (without --tta)")

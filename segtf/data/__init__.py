@@ -12,7 +12,6 @@ from segtf.data.stats import ClassStatistics, class_statistics
 from segtf.data.validate import validate_pairs
 
 
-
 def __getattr__(name: str):
     if name == "make_dataset":
         from segtf.data.pipeline import make_dataset

@@ -305,7 +305,7 @@ def training_stream(
     if len(streams) == 1:
         ds = streams[0]
     else:
-        chosen = list(weights) if len(weights) else [float(c or 1) for c in counts]
+        chosen = [float(w) for w in weights] if len(weights) else [float(c or 1) for c in counts]
         if len(chosen) != len(streams):
             raise ValueError(f"train_weights {chosen} must give one weight per training source")
         ds = tf.data.Dataset.sample_from_datasets(

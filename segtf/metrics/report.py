@@ -129,20 +129,3 @@ def format_table(result: dict) -> str:
             fmt = lambda v: f"{v:>8.4f}" if v is not None else f"{'-':>8}"  # noqa: E731
             lines.append(f"  {name:<24} {fmt(iou)} {fmt(acc)}")
     return "\n".join(lines)
-
-
-def parse_table(text: str) -> dict[str, float]:
-    """The headline metrics back from `format_table`'s text (per-class rows are skipped),
-    so tools quote what `segtf evaluate` printed rather than retyping it."""
-    metrics = {}
-    for line in text.splitlines():
-        if not line.startswith("  "):
-            continue
-        key, _, value = line.strip().partition(" ")
-        if key == "class":  # the per-class table starts here
-            break
-        try:
-            metrics[key] = float(value)
-        except ValueError:
-            continue
-    return metrics

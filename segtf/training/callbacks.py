@@ -31,17 +31,33 @@ def diverged_message(loss: float, step: int, checkpoint: str | None) -> str:
 
 
 class StepCounter(keras.callbacks.Callback):
-    """Counts global steps (batches trained since the run began, over resumes) and keeps
-    the last batch loss; the other callbacks read it."""
+    """Counts global steps (batches trained since the run began, over resumes), keeps the
+    last batch loss (the other callbacks read both), logs progress every `log_every` steps
+    and puts each epoch's wall time into its logs (`seconds`, so history.csv has it)."""
 
-    def __init__(self, start_step: int):
+    def __init__(self, start_step: int, log_every: int = 0):
         super().__init__()
-        self.step = start_step
+        self.step, self.log_every = start_step, log_every
         self.last_loss = float("nan")
+        self._epoch_start = self._window_start = time.monotonic()
+        self._window_steps = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
+        self._window_steps += 1
         self.last_loss = float((logs or {}).get("loss", float("nan")))
+        if self.log_every and self.step % self.log_every == 0:
+            now = time.monotonic()
+            per_step = (now - self._window_start) / max(self._window_steps, 1)
+            logger.info("step %d: loss %.4f, %.2f s/step", self.step, self.last_loss, per_step)
+            self._window_start, self._window_steps = now, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = round(time.monotonic() - self._epoch_start, 2)
 
     @property
     def finite(self) -> bool:

@@ -6,7 +6,6 @@ import logging
 
 import keras
 
-
 logger = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")

@@ -76,6 +76,7 @@ def make_strategy(name: str = "auto"):
                 "every worker process"
             )
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        patch_multi_worker_logs()
     else:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)
@@ -100,3 +101,91 @@ def task_info(strategy) -> tuple[bool, int]:
     task_id = int(resolver.task_id or 0)
     is_chief = resolver.task_type == "chief" or (resolver.task_type == "worker" and task_id == 0)
     return is_chief, task_id
+
+
+def build_for_strategy(model, element_spec) -> None:
+    """Builds the compiled model from the input's element spec before `fit`, and turns off
+    Keras' own pre-fit build under a tf.distribute strategy. That build reduces the first
+    distributed batch with `strategy.reduce`, which fails under MultiWorkerMirroredStrategy
+    (keras-team/keras#20585), and it consumes that batch, shifting the input stream by one
+    (so a resumed run would not see the batches the interrupted one would have)."""
+    if getattr(model, "_distribute_strategy", None) is None:
+        return
+    from keras import tree
+
+    batch = tree.map_structure(
+        lambda spec: keras.KerasTensor(tuple(spec.shape), spec.dtype.name), element_spec
+    )
+    model._symbolic_build(data_batch=batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+def patch_multi_worker_logs() -> None:
+    """Keras 3 averages each step's logged values over workers with
+    `strategy.reduce("MEAN", v, axis=0)`, which fails for scalar losses under
+    MultiWorkerMirroredStrategy (keras-team/keras#20585). Scalars are averaged with
+    axis=None instead; everything else (and every other strategy) is left to Keras. Only
+    the logged numbers pass through here, never the gradients."""
+    from keras import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer.reduce_per_replica
+    if getattr(original, "segtf_patched", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction="auto"):
+        if reduction not in ("auto", "mean") or not tf_trainer._collective_all_reduce_multi_worker(
+            strategy
+        ):
+            return original(values, strategy, reduction)
+
+        def reduce(value):
+            if strategy.experimental_local_results(value)[0].shape.rank == 0:
+                return strategy.reduce("MEAN", value, axis=None)
+            return original(value, strategy, reduction)
+
+        return tree.map_structure(reduce, values)
+
+    reduce_per_replica.segtf_patched = True
+    tf_trainer.reduce_per_replica = reduce_per_replica
+
+
+def statistics_sync(model, strategy):
+    """A function that averages the non-trainable float variables (BatchNorm moving
+    statistics) over all replicas and workers, or None with one replica. Keras 3 keeps them
+    per replica, so without it each worker would validate and save its own; timm's
+    `distribute_bn` does the same at epoch ends."""
+    if strategy is None or strategy.num_replicas_in_sync == 1:
+        return None
+    import tensorflow as tf
+
+    variables = [v for v in model.non_trainable_variables if "float" in str(v.dtype)]
+    if not variables:
+        return None
+
+    @tf.function
+    def sync():
+        local = strategy.run(lambda: [tf.identity(v.value) for v in variables])
+        for variable, values in zip(variables, local, strict=True):
+            variable.assign(strategy.reduce(tf.distribute.ReduceOp.MEAN, values, axis=None))
+
+    return sync
+
+
+class SyncStatistics(keras.callbacks.Callback):
+    """Runs `sync` before anything reads the statistics: every `every` steps (the
+    checkpoint steps), at epoch ends (validation, checkpoint) and at the end."""
+
+    def __init__(self, sync, counter, every: int):
+        super().__init__()
+        self.sync, self.counter, self.every = sync, counter, every
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every and self.counter.step % self.every == 0:
+            self.sync()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.sync()
+
+    def on_train_end(self, logs=None):
+        self.sync()

@@ -26,7 +26,12 @@ from segtf.training.data import LabelInfo, label_info, make_train_data, resolve_
 from segtf.training.objective import output_losses
 from segtf.training.precision import apply_precision, wrap_optimizer
 from segtf.training.schedules import PolyWarmup
-from segtf.training.strategy import make_placement
+from segtf.training.strategy import (
+    SyncStatistics,
+    build_for_strategy,
+    make_placement,
+    statistics_sync,
+)
 from segtf.training.validation import validate
 
 logger = logging.getLogger(__name__)
@@ -236,7 +241,10 @@ class Trainer:
         self.model_cfg = model_config(config, self.labels)
         if config.init_from == "imagenet":
             self.model_cfg = dataclasses.replace(self.model_cfg, backbone_weights="imagenet")
-        model = build_from_config(self.model_cfg, name=self._name(), with_aux=True)
+        # The training graph gets its auxiliary / deep-supervision outputs when aux_losses
+        # trains them (the loss settings decide, not the architecture's default).
+        self.with_aux = bool(config.aux_losses)
+        model = build_from_config(self.model_cfg, name=self._name(), with_aux=self.with_aux)
         if config.init_from and config.init_from != "imagenet":
             initialise_from(model, config.init_from, self.model_cfg)
         # The saved model folder must not depend on the ImageNet wheel being installed.
@@ -289,6 +297,9 @@ class Trainer:
     def _callbacks(self, counter, stop, resume: bool) -> list:
         cfg = self.config
         out = [counter, stop, keras.callbacks.TerminateOnNaN()]
+        sync = statistics_sync(self.model, self.strategy)
+        if sync is not None:  # before validation and checkpoints read the statistics
+            out.append(SyncStatistics(sync, counter, cfg.checkpoint_every))
         if self.data.val:
             out.append(
                 cb.ValidateAndKeepBest(
@@ -328,7 +339,7 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             write_config(cfg, self.out_dir / "config.yaml")
         step = state.step
-        counter = cb.StepCounter(step)
+        counter = cb.StepCounter(step, cfg.log_every)
         deadline = self.started + cfg.time_budget if cfg.time_budget > 0 else None
         stop = cb.StopAt(counter, self.total_steps, deadline)
         callbacks = self._callbacks(counter, stop, resume=cfg.resume and step > 0)
@@ -358,8 +369,11 @@ class Trainer:
 
     def _fit(self, step: int, first_epoch: int, epochs: int, steps: int, callbacks) -> list:
         self.model.stop_training = False
+        stream = self.data.stream(start_step=step)
+        if self.strategy is not None:
+            build_for_strategy(self.model, stream.element_spec)
         fitted = self.model.fit(
-            self.data.stream(start_step=step),
+            stream,
             initial_epoch=first_epoch,
             epochs=epochs,
             steps_per_epoch=steps,
@@ -397,7 +411,7 @@ class Trainer:
 
         source = self.model
         if best_weights:
-            source = build_from_config(self.model_cfg, name=self._name(), with_aux=True)
+            source = build_from_config(self.model_cfg, name=self._name(), with_aux=self.with_aux)
             source.load_weights(best_weights)
         inference = build_from_config(self.model_cfg, name=self._name(), with_aux=False)
         for layer in inference.layers:
