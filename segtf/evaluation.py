@@ -133,6 +133,7 @@ def write_outputs(result: dict, info: ModelInfo, samples, out_dir) -> pathlib.Pa
     """report.json, confusion_matrix.png + per_class_iou.png (semantic), overlay_*.png."""
     from segtf.imageio import write_png_atomic
     from segtf.metrics import report
+    from segtf.palette import comparison_panel
 
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +149,7 @@ def write_outputs(result: dict, info: ModelInfo, samples, out_dir) -> pathlib.Pa
             result["metrics"]["mean_iou"],
         )
     for i, (image, prediction, truth) in enumerate(samples):
-        panel = report.overlay(image, prediction, truth, info.palette, info.task)
+        panel = comparison_panel(image, prediction, truth, info.palette, info.task)
         write_png_atomic(out / f"overlay_{i:02d}.png", panel)
     logger.info("report written to %s", out)
     return out

@@ -195,11 +195,9 @@ def _output_channels(model: keras.Model) -> int:
 
 def _resolve(model, info=None):
     """(keras.Model, ModelInfo) from a zoo name / folder / `.keras` path or a model."""
-    from segtf.segment import _info_for_bare_model, load_model
+    from segtf.zoo import resolve_model
 
-    if isinstance(model, keras.Model):
-        return model, info or _info_for_bare_model(model)
-    return load_model(model)
+    return resolve_model(model, info)
 
 
 def _version_dir(out: str | os.PathLike, name: str, version: int | None) -> pathlib.Path:

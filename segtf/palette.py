@@ -125,3 +125,24 @@ def colorize_known(labels: np.ndarray, palette) -> np.ndarray:
         rng = np.random.default_rng(0)
         table[:255] = rng.integers(0, 256, (255, 3))
     return table[np.clip(labels, 0, 255).astype(np.int64)]
+
+
+def comparison_panel(image, prediction, truth, palette, task: str) -> np.ndarray:
+    """image | image blended with the prediction | image blended with the ground truth, uint8
+    (H, 3W, 3): the picture evaluation reports and TensorBoard show. Foreground: alpha maps
+    in 0..1 darken the background; semantic: labels tinted by class (ignored ones untinted)."""
+    image = np.clip(image, 0, 255).astype(np.float32)
+    if task == "foreground":
+
+        def shade(alpha):
+            alpha = np.clip(np.asarray(alpha, np.float32).reshape(image.shape[:2]), 0, 1)[..., None]
+            return image * alpha + 0.25 * image * (1 - alpha)
+    else:
+
+        def shade(labels):
+            colours = colorize_known(labels, palette).astype(np.float32)
+            keep = (np.asarray(labels) != 255)[..., None]
+            return np.where(keep, 0.5 * image + 0.5 * colours, image)
+
+    panel = np.concatenate([image, shade(prediction), shade(truth)], axis=1)
+    return np.clip(panel, 0, 255).astype(np.uint8)

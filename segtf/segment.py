@@ -7,7 +7,6 @@ with `segtf.imageio.read_image` and predict with `segtf.inference.predict_probab
 from __future__ import annotations
 
 import copy
-import functools
 import os
 import pathlib
 import time
@@ -24,13 +23,6 @@ from segtf.tasks import FOREGROUND_THRESHOLD, result_classes
 
 
 
-@functools.lru_cache(maxsize=4)
-def _load_cached(path: str, stamp: float):
-    from segtf import zoo
-
-    return zoo.load_model(path)
-
-
 def load_model(name_or_path: str | os.PathLike = "default"):
     """Loads a zoo model by name, a model folder or a `.keras` file: `(model, ModelInfo)`.
 
@@ -38,21 +30,7 @@ def load_model(name_or_path: str | os.PathLike = "default"):
     """
     from segtf import zoo
 
-    path = zoo.resolve_model_path(name_or_path)
-    config = path / zoo.CONFIG_FILE if path.is_dir() else path
-    stamp = config.stat().st_mtime if config.exists() else 0.0
-    return _load_cached(str(path.resolve()), stamp)
-
-
-def _info_for_bare_model(model):
-    """A ModelInfo for a Keras model passed without a model folder (classes unnamed)."""
-    from segtf.models.config import ModelConfig
-    from segtf.zoo import ModelInfo
-
-    output = model.output["logits"] if isinstance(model.output, dict) else model.output
-    channels = int(output.shape[-1])
-    task = "foreground" if channels == 1 else "semantic"
-    return ModelInfo(name=model.name, model=ModelConfig(num_classes=channels, task=task))
+    return zoo.load_model_cached(name_or_path)
 
 
 @dataclass
@@ -255,7 +233,9 @@ class Segmenter:
         from segtf.inference import normalize_tile
 
         if _is_keras_model(model):
-            self.model, self.info = model, _info_for_bare_model(model)
+            from segtf.zoo import info_for_bare_model
+
+            self.model, self.info = model, info_for_bare_model(model)
         else:
             self.model, self.info = load_model(model)
         self.tta = bool(tta)

@@ -8,6 +8,7 @@ A model folder holds `config.json` (the `ModelInfo` below), `model.weights.h5` a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -134,6 +135,44 @@ def load_model(name_or_path: str | os.PathLike = "default") -> tuple[keras.Model
         load_folder_weights(model, path)
     logger.info("loaded model %s from %s", info.name, path)
     return model, info
+
+
+def file_stamp(path: pathlib.Path) -> tuple[float, float]:
+    """(config, weights) modification times: part of the cache key, so a retrained or
+    re-packaged model is reloaded without restarting anything."""
+    if not path.is_dir():
+        return (path.stat().st_mtime if path.exists() else 0.0, 0.0)
+    return tuple(
+        (path / name).stat().st_mtime if (path / name).is_file() else 0.0
+        for name in (CONFIG_FILE, WEIGHTS_FILE)
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, stamp: tuple[float, float]):
+    return load_model(path)
+
+
+def load_model_cached(name_or_path: str | os.PathLike = "default"):
+    """`load_model` through a cache of the four most recent models (keyed on the resolved
+    path and the files' modification times): what `segment()`, export and the viewer use."""
+    path = resolve_model_path(name_or_path).resolve()
+    return _load_cached(str(path), file_stamp(path))
+
+
+def info_for_bare_model(model: keras.Model) -> ModelInfo:
+    """A ModelInfo for a Keras model passed without a model folder (classes unnamed)."""
+    output = model.output["logits"] if isinstance(model.output, dict) else model.output
+    channels = int(output.shape[-1])
+    task = "foreground" if channels == 1 else "semantic"
+    return ModelInfo(name=model.name, model=ModelConfig(num_classes=channels, task=task))
+
+
+def resolve_model(model, info: ModelInfo | None = None) -> tuple[keras.Model, ModelInfo]:
+    """(keras.Model, ModelInfo) from a zoo name / folder / `.keras` path, or a model."""
+    if isinstance(model, keras.Model):
+        return model, info or info_for_bare_model(model)
+    return load_model_cached(model)
 
 
 def load_folder_weights(model: keras.Model, folder: pathlib.Path) -> None:

@@ -12,7 +12,6 @@ import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no global backend state
 
 from segtf.imageio import atomic_path
-from segtf.palette import colorize_known
 
 
 def write_json(path: str | os.PathLike, data: dict) -> pathlib.Path:
@@ -87,25 +86,6 @@ def plot_per_class_iou(per_class: dict, path: str | os.PathLike, mean_iou: float
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     return pathlib.Path(path)
-
-
-def overlay(image, prediction, truth, palette, task: str) -> np.ndarray:
-    """image | image blended with the prediction | image blended with the ground truth."""
-    image = np.clip(image, 0, 255).astype(np.float32)
-    if task == "foreground":
-
-        def blend(alpha):
-            alpha = np.clip(np.asarray(alpha, np.float32).reshape(image.shape[:2]), 0, 1)[..., None]
-            return image * alpha + 0.25 * image * (1 - alpha)
-    else:
-
-        def blend(labels):
-            colours = colorize_known(labels, palette).astype(np.float32)
-            keep = (np.asarray(labels) != 255)[..., None]
-            return np.where(keep, 0.5 * image + 0.5 * colours, image)
-
-    panel = np.concatenate([image, blend(prediction), blend(truth)], axis=1)
-    return np.clip(panel, 0, 255).astype(np.uint8)
 
 
 def format_table(result: dict) -> str:

@@ -196,10 +196,18 @@ class ResizeToSide(keras.layers.Layer):
 
     def call(self, images):
         shape = ops.shape(images)
-        h = ops.cast(shape[1], "float32")
-        w = ops.cast(shape[2], "float32")
-        scale = self.side / ops.maximum(h, w)
-        size = (ops.cast(ops.round(h * scale), "int32"), ops.cast(ops.round(w * scale), "int32"))
+        if isinstance(shape[1], int) and isinstance(shape[2], int):
+            # Static sizes (JAX traces with known shapes): plain Python, no traced ints.
+            scale = self.side / max(shape[1], shape[2])
+            size = (round(shape[1] * scale), round(shape[2] * scale))
+        else:
+            h = ops.cast(shape[1], "float32")
+            w = ops.cast(shape[2], "float32")
+            scale = self.side / ops.maximum(h, w)
+            size = (
+                ops.cast(ops.round(h * scale), "int32"),
+                ops.cast(ops.round(w * scale), "int32"),
+            )
         return ops.image.resize(
             ops.cast(images, self.compute_dtype), size, interpolation="bilinear", antialias=True
         )

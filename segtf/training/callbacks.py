@@ -10,7 +10,6 @@ import math
 import time
 
 import keras
-import numpy as np
 
 from segtf.training.checkpoints import Checkpoints
 
@@ -131,19 +130,3 @@ class ValidateAndKeepBest(keras.callbacks.Callback):
         summary = ", ".join(f"{k} {scores[k]:.4f}" for k in self.keys if k in scores)
         logger.info("epoch %d (step %d) validation: %s", epoch + 1, self.counter.step, summary)
         self.checkpoints.save_if_best(self.model, scores["score"], self.counter.step)
-
-
-def sample_panel(
-    image: np.ndarray, truth: np.ndarray, prediction: np.ndarray, palette, task: str
-) -> np.ndarray:
-    """image | ground truth | prediction, side by side, uint8 (H, 3W, 3)."""
-    from segtf.palette import colorize_known
-
-    image = np.clip(image, 0, 255).astype(np.uint8)
-    if task == "foreground":
-        gt = np.repeat((np.clip(truth.reshape(image.shape[:2]), 0, 1) * 255)[..., None], 3, -1)
-        pr = np.repeat((np.clip(prediction, 0, 1) * 255)[..., None], 3, -1)
-        return np.concatenate([image, gt.astype(np.uint8), pr.astype(np.uint8)], axis=1)
-    return np.concatenate(
-        [image, colorize_known(truth, palette), colorize_known(prediction, palette)], axis=1
-    )

@@ -111,7 +111,9 @@ SOURCE_FIELDS = ("train_data", "val_data")
 
 
 def _sources(key: str, value):
-    """A source field holds one path / spec or a list of them."""
+    """A source field holds one path / spec or a list of them ("" or None: none)."""
+    if value is None:
+        return ""
     if isinstance(value, str):
         return value
     if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):

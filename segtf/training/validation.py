@@ -16,6 +16,7 @@ import numpy as np
 from segtf.data.arrays import ArrayPairs
 from segtf.data.augmentation import MEAN_PIXEL
 from segtf.metrics.semantic import semantic_scores
+from segtf.palette import comparison_panel
 from segtf.tasks import predicted_labels
 
 PAD_MULTIPLE = 32
@@ -63,11 +64,9 @@ def validate_set(model, pairs: ArrayPairs, task: str, num_classes: int, ignore_l
         prediction = predicted_labels(logits, task)
         metric.update_state(truth_labels(mask, task), prediction)
         if len(panels) < max_panels:
-            from segtf.training.callbacks import sample_panel
-
             truth = mask / 255.0 if task == "foreground" else mask
             shown = 1 / (1 + np.exp(-logits[..., 0])) if task == "foreground" else prediction
-            panels.append(sample_panel(image, truth, shown, palette, task))
+            panels.append(comparison_panel(image, shown, truth, palette, task))
     matrix = keras.ops.convert_to_numpy(metric.total_cm).astype(np.float64)
     names = ("background", "foreground") if task == "foreground" else class_names
     return semantic_scores(matrix, names)
