@@ -29,7 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from segtf.imageio import temporary_sibling
+from segtf.atomic import temporary_sibling
 
 logger = logging.getLogger(__name__)
 
@@ -356,39 +356,3 @@ def export(
     if fmt == "tflite":
         return export_tflite(model, out, version=version, name=name, input_size=input_size)
     return export_saved_model(model, out, version=version, name=name)
-
-
-def rest_body(encoded_images: list[bytes], signature_name: str = DEFAULT_SIGNATURE) -> dict:
-    """A TF Serving REST `:predict` body (row format) for encoded images.
-
-    POST it as JSON to `http://HOST:8501/v1/models/<name>:predict`.
-    """
-    import base64
-
-    return {
-        "signature_name": signature_name,
-        "instances": [{"b64": base64.b64encode(bytes(b)).decode("ascii")} for b in encoded_images],
-    }
-
-
-def grpc_request(
-    model_name: str,
-    encoded_images: list[bytes],
-    signature_name: str = DEFAULT_SIGNATURE,
-    version: int | None = None,
-):
-    """A `tensorflow_serving.apis.predict_pb2.PredictRequest` for encoded images.
-
-    Needs `tensorflow-serving-api`; send it with `PredictionServiceStub(channel).Predict`.
-    """
-    from tensorflow_serving.apis import predict_pb2
-
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = model_name
-    request.model_spec.signature_name = signature_name
-    if version is not None:
-        request.model_spec.version.value = int(version)
-    request.inputs[INPUT_NAME].CopyFrom(
-        tf.make_tensor_proto([bytes(b) for b in encoded_images], dtype=tf.string)
-    )
-    return request

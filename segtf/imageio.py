@@ -6,17 +6,17 @@ goes through `read_image`, so EXIF orientation, odd modes and bad files are hand
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
 import pathlib
-import secrets
 import threading
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from segtf.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -323,47 +323,6 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
         f"unsupported mask mode {image.mode!r}",
         "save masks as 8-bit palette / grayscale PNGs of class indices",
     )
-
-
-def temporary_sibling(path: str | os.PathLike, directory: bool = False) -> pathlib.Path:
-    """Creates a new, uniquely named hidden file (or folder) beside `path`, to be filled and
-    then renamed onto it.
-
-    Unlike mkstemp / mkdtemp (private 0600 / 0700), it is created with the mode a plain
-    open() / mkdir() gives under the user's umask, so outputs moved into place from it are as
-    readable as any other file the user writes.
-    """
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        candidate = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            if directory:
-                os.mkdir(candidate, 0o777)
-            else:
-                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return candidate
-        except FileExistsError:
-            continue
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yields a temporary path beside `path`; on success it is fsynced and moved onto `path`.
-
-    A kill or an error leaves either the old file or nothing under the final name, never a
-    half-written one (the temporary file is removed on errors).
-    """
-    tmp = temporary_sibling(path)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_png_atomic(path: str | os.PathLike, array) -> pathlib.Path:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import keras
 
-from segtf.imageio import atomic_path, temporary_sibling
+from segtf.atomic import atomic_path, temporary_sibling
 from segtf.models.config import ModelConfig
 from segtf.resources import resource_path
 

@@ -182,7 +182,7 @@ def test_rest_body_and_grpc_request_match_the_signature(exported):
 
     import tensorflow as tf
 
-    from segtf.export import grpc_request, rest_body
+    from segtf.serving_client import grpc_request, rest_body
 
     _, version_dir = exported
     signature = _signature_def(version_dir, "serving_default")

@@ -12,9 +12,10 @@ import pytest
 from PIL import Image
 
 import segtf.models
+from segtf.atomic import atomic_path
 from segtf.cli import main
 from segtf.cli.segment_cmd import output_path
-from segtf.imageio import atomic_path, read_image, read_mask
+from segtf.imageio import read_image, read_mask
 from segtf.zoo import ModelInfo, save_model_folder
 
 TINY = dict(num_classes=3, width=0.125, head_filters=16)

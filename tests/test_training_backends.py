@@ -136,3 +136,34 @@ def test_jax_resume_continues_at_the_step_and_the_same_batches(two_sources, tmp_
 
     for a, b in zip(weights(straight), weights(halves), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+DATA_PARALLEL = """
+import json, sys
+import keras
+from segtf.training import TrainConfig, Trainer
+cfg = TrainConfig(model="pspnet_lite", model_overrides={"width": 0.125, "head_filters": 16},
+    train_data="synthetic:8", val_data="synthetic:2", num_classes=3, crop_size=(32, 32),
+    batch_size=4, max_steps=2, steps_per_epoch=2, image_summaries=0, checkpoint_every=1,
+    out_dir=sys.argv[1], precise_bn_batches=0)
+trainer = Trainer(cfg)
+result = trainer.fit()
+print(json.dumps({"replicas": trainer.placement.replicas,
+                  "distribution": type(keras.distribution.distribution()).__name__,
+                  "step": result.step}))
+"""
+
+
+@pytest.mark.slow
+def test_jax_data_parallel_over_two_devices(tmp_path):
+    """On JAX, strategy auto spreads each batch over every local device
+    (`keras.distribution.DataParallel`); two CPU devices stand in for two GPUs."""
+    env = dict(_env("jax"), XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    done = subprocess.run(
+        [sys.executable, "-c", DATA_PARALLEL, str(tmp_path / "run")], env=env,
+        capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"replicas": 2, "distribution": "DataParallel", "step": 2}
+    assert (tmp_path / "run" / "model" / "model.weights.h5").is_file()

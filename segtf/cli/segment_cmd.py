@@ -248,7 +248,8 @@ def make_finish(args: argparse.Namespace) -> Finish:
 def write_outputs(result, job: Job, kinds: list[str], finish: Finish) -> None:
     import numpy as np
 
-    from segtf.imageio import atomic_path, write_png_atomic
+    from segtf.atomic import atomic_path
+    from segtf.imageio import write_png_atomic
 
     for kind in kinds:
         path = output_path(job.base, kind)

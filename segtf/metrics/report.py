@@ -11,7 +11,7 @@ import pathlib
 import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no global backend state
 
-from segtf.imageio import atomic_path
+from segtf.atomic import atomic_path
 
 
 def write_json(path: str | os.PathLike, data: dict) -> pathlib.Path:

@@ -32,9 +32,7 @@ class Placement:
     def scope(self):
         if self.strategy is not None:
             return self.strategy.scope()
-        if self.distribution is not None:
-            return self.distribution.scope()
-        return contextlib.nullcontext()
+        return contextlib.nullcontext()  # a JAX distribution is set globally
 
 
 def make_placement(name: str = "auto", strategy=None) -> Placement:
@@ -50,6 +48,8 @@ def make_placement(name: str = "auto", strategy=None) -> Placement:
     devices = keras.distribution.list_devices()
     if name in ("auto", "mirrored") and len(devices) > 1:
         distribution = keras.distribution.DataParallel(devices=devices)
+        # Global, not a scope: fit shards each batch by the distribution active at the time.
+        keras.distribution.set_distribution(distribution)
         logger.info("strategy: DataParallel over %d devices", len(devices))
         return Placement(None, distribution, len(devices))
     return Placement(None, None, 1)
