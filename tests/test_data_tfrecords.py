@@ -75,3 +75,26 @@ def test_convert_refuses_to_overwrite(tmp_path, capsys):
     capsys.readouterr()
     assert main(["data", "convert", str(src), "--out", out]) == 2
     assert "choose an empty --out" in capsys.readouterr().err
+
+
+def test_a_damaged_shard_is_named_before_any_training_step(tmp_path, capsys):
+    import pytest
+
+    from segtf.data import DataError
+
+    src = make_folder_dataset(tmp_path / "src", n=4, size=(12, 16))
+    out = tmp_path / "records"
+    convert = ["data", "convert", str(src), "--out", str(out), "--num-classes", "4"]
+    assert main([*convert, "--shard-size", "2"]) == 0
+    assert main(["data", "check", str(out)]) == 0
+    assert "4 record(s) in 2 shard(s), all readable" in capsys.readouterr().out
+    shard = sorted(out.glob("*.tfrecord"))[1]
+    data = shard.read_bytes()
+    shard.write_bytes(data[: len(data) // 2])  # truncated, as by a full disk or a cut copy
+
+    with pytest.raises(DataError, match=shard.name):
+        make_dataset(out, num_classes=4, batch_size=1)
+    assert main(["data", "check", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert shard.name in err and "damaged shard" in err and "segtf data convert" in err
+    assert "Traceback" not in err

@@ -92,6 +92,12 @@ def _validated(args, rules):
 
 
 def run_check(args) -> int:
+    from pathlib import Path
+
+    from segtf.data.sources import is_tfrecord_dir
+
+    if is_tfrecord_dir(Path(args.source)):
+        return _check_tfrecords(Path(args.source))
     report = _validated(args, resolve_rules(args))
     if not report.pairs:
         raise ValueError(
@@ -102,6 +108,18 @@ def run_check(args) -> int:
         f"{len(report.pairs)} good pair(s), {len(report.bad)} bad, "
         f"{len(set(report.sizes.values()))} distinct size(s)"
     )
+    return 0
+
+
+def _check_tfrecords(directory) -> int:
+    """A TFRecord folder: its manifest and every shard (each record read with its checksum)."""
+    from segtf.data.manifest import read_manifest
+    from segtf.data.tfrecords import check_shards
+
+    manifest = read_manifest(directory)
+    files = [str(directory / s) for s in manifest["shards"]]
+    check_shards(directory, files, manifest.get("shard_counts"))
+    print(f"{manifest['count']} record(s) in {len(manifest['shards'])} shard(s), all readable")
     return 0
 
 

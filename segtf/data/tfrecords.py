@@ -86,21 +86,24 @@ def write_tfrecords(pairs, sizes, out_dir, shard_size: int = 256) -> list[str]:
     if (out / TFRECORD_MANIFEST).exists() or any(out.glob("*.tfrecord")):
         raise FileExistsError(f"{out} already holds TFRecords: choose an empty --out folder")
     num_shards = max(1, -(-len(pairs) // shard_size))
-    shards = []
+    shards, counts = [], []
     for shard in range(num_shards):
         name = f"data-{shard:05d}-of-{num_shards:05d}.tfrecord"
         tmp = out / f".{name}.tmp"
+        chunk = pairs[shard * shard_size : (shard + 1) * shard_size]
         with tf.io.TFRecordWriter(str(tmp)) as writer:
-            for pair in pairs[shard * shard_size : (shard + 1) * shard_size]:
+            for pair in chunk:
                 writer.write(make_example(pair[0], pair[1], sizes[pair]))
         os.replace(tmp, out / name)
         shards.append(name)
+        counts.append(len(chunk))
         logger.info("wrote %s", out / name)
     manifest = {
         "format": FORMAT,
         "version": 1,
         "count": len(pairs),
         "shards": shards,
+        "shard_counts": counts,  # records per shard: a truncated shard reads back fewer
         "pairs": [list(p) for p in pairs],
         "sizes": [list(sizes[p]) for p in pairs],
     }
@@ -114,12 +117,47 @@ def parse_example(record: tf.Tensor) -> dict[str, tf.Tensor]:
     return tf.io.parse_single_example(record, FEATURES)
 
 
+def shard_problem(path: str, expected: int | None) -> str | None:
+    """None when the shard's records all read back with their checksums (and as many as the
+    manifest says), else what is wrong: a truncated or corrupted shard would otherwise stop
+    training from inside the iterator, or silently drop records."""
+    if not Path(path).is_file():
+        return "shard file is missing"
+    count = 0
+    try:
+        for _ in tf.data.TFRecordDataset(path):
+            count += 1
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
+        return f"damaged shard ({err.message.splitlines()[0][:160]})"
+    if expected is not None and count != expected:
+        return f"damaged shard (truncated: {count} of its {expected} records read back)"
+    return None
+
+
+def check_shards(directory, files: list[str], counts=None) -> None:
+    """Reads every shard once; raises one `DataError` naming each damaged shard."""
+    from segtf.data.report import BadItem, DataReport
+
+    fix = f"convert the data again into an empty folder (segtf data convert SRC --out {directory}.new)"
+    counts = list(counts) if counts else [None] * len(files)
+    report = DataReport(
+        bad=[
+            BadItem((f,), problem, fix)
+            for f, n in zip(files, counts, strict=True)
+            if (problem := shard_problem(f, n))
+        ]
+    )
+    report.raise_or_skip(False, what=f"{len(files)} TFRecord shard(s) in {directory}")
+
+
 def tfrecord_dataset(directory, parallel: bool = False) -> tf.data.Dataset:
-    """Serialized records of `directory`'s shards: in file order, or (parallel) interleaved
-    from several shards at once (still deterministic under tf.data's deterministic option)."""
+    """Serialized records of `directory`'s shards (each checked once): in file order, or
+    (parallel) interleaved from several shards at once (still deterministic under tf.data's
+    deterministic option)."""
     manifest = read_manifest(directory)
     files = [str(Path(directory) / s) for s in manifest["shards"]]
     if not files:
         raise FileNotFoundError(f"{directory}: no .tfrecord shards")
+    check_shards(directory, files, manifest.get("shard_counts"))
     reads = min(4, len(files)) if parallel else None
     return tf.data.TFRecordDataset(files, num_parallel_reads=reads)
