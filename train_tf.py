@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     add_arguments(parser)
     args = parser.parse_args(argv)
+    args.command_line = ["train_tf.py", *(sys.argv[1:] if argv is None else argv)]
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

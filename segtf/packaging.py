@@ -166,7 +166,7 @@ def confidence_floor(folder: pathlib.Path, source: str) -> float:
 
 
 def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: str,
-              tables: list, best: dict) -> str:
+              tables: list, best: dict, notes: str = "") -> str:
     cfg = info.model
     first = legs[0].config
     lines = [
@@ -191,6 +191,8 @@ def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: 
     lines += ["## Evaluation of these weights (`segtf.evaluation.evaluate`, single scale)", ""]
     for command, table in tables:
         lines += ["```", f"$ {command}", table, "```", ""]
+    if notes:
+        lines += [notes.strip(), ""]
     if previous_card:
         lines += [
             f"## Where the first leg started: the card of `{init}`",
@@ -208,8 +210,11 @@ def package(
     zoo_dir: str | os.PathLike = ZOO_DIR,
     eval_data: list[str] | None = None,
     overwrite: bool = False,
+    notes: str = "",
 ) -> pathlib.Path:
-    """Writes `zoo_dir/name/` from the run's model folder; returns the folder."""
+    """Writes `zoo_dir/name/` from the run's model folder; returns the folder. `notes`
+    (Markdown: what is still weak, comparisons printed by benchmarks) go into the card
+    after the evaluation tables."""
     run = pathlib.Path(run)
     leg = read_leg(run)
     target = pathlib.Path(zoo_dir) / name
@@ -242,5 +247,5 @@ def package(
         )
     }
     info = dataclasses.replace(info, metrics=metrics, extra=extra)
-    card = card_text(name, info, legs, init, previous_card, tables, best)
+    card = card_text(name, info, legs, init, previous_card, tables, best, notes)
     return save_model_folder(model, info, target, card=card, overwrite=True)

@@ -5,6 +5,7 @@ tables computed here)."""
 from __future__ import annotations
 
 import argparse
+import pathlib
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
         zoo_dir=args.zoo or ZOO_DIR,
         eval_data=args.eval or None,
         overwrite=args.overwrite,
+        notes=args.notes.read_text(encoding="utf-8") if args.notes else "",
     )
     print((folder / "MODEL_CARD.md").read_text(encoding="utf-8"))
     print(f"wrote {folder}")
@@ -37,5 +39,9 @@ def register(subparsers) -> None:
     parser.add_argument("--zoo", metavar="DIR", help="zoo folder to write into (default: models/)")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing models/NAME folder"
+    )
+    parser.add_argument(
+        "--notes", type=pathlib.Path, metavar="FILE",
+        help="Markdown appended to the card (what is still weak, benchmark tables as printed)",
     )
     parser.set_defaults(func=run)

@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     trainer = Trainer(config)
     if trainer.is_chief:
-        record_command(config.out_dir, shown_command())
+        record_command(config.out_dir, shown_command(getattr(args, "command_line", None)))
     try:
         result = trainer.fit()
     except TrainingDiverged as err:

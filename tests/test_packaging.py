@@ -1,0 +1,54 @@
+"""`segtf package`: a run that continued another becomes a zoo folder whose card quotes both
+legs' commands and the evaluation computed at packaging; config.json carries those figures."""
+
+import json
+
+import pytest
+from data_factory import make_folder_dataset
+
+from segtf.cli import main
+
+
+def _train(data, out, *extra):
+    args = [
+        "train", "--model", "pspnet_lite", "--out", str(out), "--steps", "2",
+        "--batch-size", "2", "--train-data", str(data / "train"), "--val-data", str(data / "val"),
+        "--set", "model_overrides={width: 0.125, head_filters: 16}", "--set", "num_classes=4",
+        "--set", "crop_size=[32, 32]", "--set", "precise_bn_batches=1",
+        "--set", "precision=float32", *extra,
+    ]  # fmt: skip
+    assert main(args) == 0
+
+
+@pytest.mark.slow
+def test_package_quotes_every_leg_and_the_evaluation(tmp_path, capsys):
+    data = tmp_path / "data"
+    make_folder_dataset(data / "train", n=4, size=(32, 40), num_classes=4)
+    make_folder_dataset(data / "val", n=2, size=(32, 40), num_classes=4)
+    _train(data, tmp_path / "leg1")
+    _train(data, tmp_path / "leg2", "--init-from", str(tmp_path / "leg1"))
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Still weak\n\n- everything: two steps of training.\n")
+    zoo = tmp_path / "zoo"
+
+    assert main(["package", str(tmp_path / "leg2"), "--name", "tiny", "--zoo", str(zoo),
+                 "--notes", str(notes)]) == 0  # fmt: skip
+
+    card = (zoo / "tiny" / "MODEL_CARD.md").read_text()
+    leg1, leg2 = card.index("### Leg 1: `leg1`"), card.index("### Leg 2: `leg2`")
+    assert leg1 < leg2
+    assert f"--out {tmp_path / 'leg1'}" in card[leg1:leg2]
+    assert f"--init-from {tmp_path / 'leg1'}" in card[leg2:]
+    assert "random initialisation" in card  # where leg 1 started
+    config = json.loads((zoo / "tiny" / "config.json").read_text())
+    mean_iou = config["metrics"]["data"]["mean_iou"]
+    assert f"mean_iou                   {mean_iou:.4f}" in card  # the table it computed
+    assert "## Still weak" in card and 0.0 <= mean_iou <= 1.0
+    assert config["extra"]["weights"] == "best" and "confidence_floor" in config["extra"]
+    # The folder is a working zoo model, and packaging refuses to replace it silently.
+    from segtf.zoo import load_model
+
+    model, info = load_model(zoo / "tiny")
+    assert info.name == "tiny" and info.model.num_classes == 4
+    assert main(["package", str(tmp_path / "leg2"), "--name", "tiny", "--zoo", str(zoo)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
