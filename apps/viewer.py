@@ -19,7 +19,7 @@ except ImportError:  # running from a clone without `pip install -e .`
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from segtf.imageio import InvalidImageError
-from segtf.viewer import compose, gallery, inputs, legend, models, runner
+from segtf.viewer import batch, compose, gallery, inputs, legend, models, runner
 
 logger = logging.getLogger("segtf.viewer")
 
@@ -42,6 +42,87 @@ def segment(
 @st.cache_data(show_spinner=False)
 def thumbnail(path: str) -> bytes:
     return compose.thumbnail_bytes(path)
+
+
+def run_model(entry: models.ZooEntry, data: bytes, image) -> runner.ViewerResult:
+    """The (cached) result of `entry` on one decoded upload with the sidebar's options."""
+    stamp = entry.weights_stamp()
+    load_segmenter(str(entry.path), stamp)
+    key = hashlib.sha1(data).hexdigest()
+    return segment(key, image, str(entry.path), stamp, tta, tile)
+
+
+def failure_text(entry: models.ZooEntry, err: Exception) -> str:
+    """What the page says when a model cannot segment an image (never a traceback)."""
+    if isinstance(err, InvalidImageError):
+        return f"**That image can't be segmented.** {err}"
+    logger.error("%s failed", entry.path, exc_info=err)
+    return f"**Segmentation failed** with {entry.name}: {err}"
+
+
+def show_batch(entry: models.ZooEntry, files) -> None:
+    """Several uploads: a gallery of overlays, each bad file named, one zip of all results."""
+    outcomes = []
+    progress = st.progress(0.0, text=f"Segmenting {len(files)} images with {entry.name}…")
+    for done, upload in enumerate(files, start=1):
+        try:
+            data = upload.getvalue()
+            image = inputs.decode_upload(data, upload.name)
+            outcomes.append(batch.BatchOutcome(upload.name, run_model(entry, data, image)))
+        except Exception as err:  # noqa: BLE001  (one bad file is one failed item)
+            message = str(err) if isinstance(err, InvalidImageError) else failure_text(entry, err)
+            outcomes.append(batch.BatchOutcome(upload.name, error=message))
+        progress.progress(done / len(files), text=f"{done} of {len(files)} segmented")
+    progress.empty()
+    good = [o for o in outcomes if o.result is not None]
+    st.subheader(f"{len(good)} of {len(outcomes)} images segmented with {entry.name}")
+    for outcome in outcomes:
+        if outcome.error:
+            st.error(f"**{outcome.name}** can't be used: {outcome.error}", icon="🚫")
+    columns = st.columns(3)
+    for i, outcome in enumerate(good):
+        result = outcome.result
+        view = compose.make_views(result.labels, result.alpha, entry.palette, threshold)
+        overlay = compose.blend(result.image, view.mask_rgb, 0.5, view.overlay_alpha)
+        columns[i % 3].image(
+            overlay,
+            caption=f"{outcome.name} · {result.seconds:.2f} s",
+            width="stretch",
+            alt=f"mask over {outcome.name}",
+        )
+    st.download_button(
+        "All results (ZIP)",
+        lambda: batch.results_zip(outcomes, entry.class_names, entry.palette, threshold=threshold),
+        f"segtf_{entry.name}_results.zip",
+        "application/zip",
+        on_click="ignore",
+        icon=":material/download:",
+        disabled=not good,
+    )
+
+
+def show_comparison(data: bytes, image, first, second: models.ZooEntry, opacity: float) -> None:
+    """The same photo through two models (`first` is the main (entry, result)), overlays and
+    legends side by side."""
+    st.subheader(f"Side by side: {first[0].name} and {second.name}")
+    try:
+        other = run_model(second, data, image)
+    except Exception as err:  # noqa: BLE001  (the first model's result stays on the page)
+        st.error(failure_text(second, err), icon="⚠️")
+        return
+    for column, (model, result) in zip(st.columns(2), (first, (second, other)), strict=True):
+        view = compose.make_views(result.labels, result.alpha, model.palette, threshold)
+        overlay = compose.blend(result.image, view.mask_rgb, opacity, view.overlay_alpha)
+        column.image(
+            overlay,
+            caption=f"{model.name} · {result.seconds:.2f} s",
+            width="stretch",
+            alt=f"{model.name} overlay",
+        )
+        if result.warning:
+            column.warning(f"**Outside this model's domain?** {result.warning}", icon="🤔")
+        areas = legend.class_areas(view.labels, model.class_names, view.palette)
+        column.markdown(legend.legend_html(areas), unsafe_allow_html=True)
 
 
 def pick(source: str) -> None:
@@ -80,6 +161,15 @@ with st.sidebar:
         with st.expander("Model card"):
             st.markdown(entry.card())
 
+    others = [name for name in by_name if name != entry.name]
+    compare_name = st.selectbox(
+        "Compare with",
+        ["(none)", *others],
+        key="compare",
+        help="Segment the same photo with a second model and show both side by side.",
+    )
+    compare = by_name.get(compare_name)
+
     st.header("Options")
     tta = st.toggle(
         "Test-time augmentation",
@@ -115,14 +205,16 @@ with st.sidebar:
 # ---- Main: choose an image.
 st.title("segtf viewer")
 st.write("Upload a photo or pick an example, and see what the model segments.")
-upload = st.file_uploader(
-    "Upload an image",
+uploads = st.file_uploader(
+    "Upload images",
     type=list(inputs.UPLOAD_TYPES),
     key=f"upload_{st.session_state.upload_round}",
     max_upload_size=inputs.MAX_UPLOAD_MB,
     on_change=pick,
     args=("upload",),
-    help=f"PNG, JPEG, WebP, BMP, TIFF or GIF, up to {inputs.MAX_UPLOAD_MB} MB.",
+    accept_multiple_files=True,
+    help=f"PNG, JPEG, WebP, BMP, TIFF or GIF, up to {inputs.MAX_UPLOAD_MB} MB each. Several "
+    "files give a gallery and one zip with every result.",
 )
 
 examples = gallery.order_for(gallery.find_examples(), entry.info.dataset)
@@ -142,14 +234,17 @@ with st.expander("Examples", expanded=True):
 
 # ---- Decode the chosen image: a bad upload is a message, never a traceback.
 source = st.session_state.source
-if source == "upload" and upload is None:
+if source == "upload" and not uploads:
     source = None
 if source is None:
-    st.info("⬆️ Upload an image or click an example to start.")
+    st.info("⬆️ Upload images or click an example to start.")
+    st.stop()
+if source == "upload" and len(uploads) > 1:
+    show_batch(entry, uploads)
     st.stop()
 try:
     if source == "upload":
-        data, name = upload.getvalue(), upload.name
+        data, name = uploads[0].getvalue(), uploads[0].name
     else:
         data, name = pathlib.Path(source).read_bytes(), pathlib.Path(source).name
     image = inputs.decode_upload(data, name)
@@ -166,15 +261,9 @@ except Exception as err:  # noqa: BLE001  (a broken model folder is a message, n
     st.stop()
 try:
     with st.spinner(f"Segmenting with {entry.name}…"):
-        result = segment(
-            hashlib.sha1(data).hexdigest(), image, str(entry.path), entry.weights_stamp(), tta, tile
-        )
-except InvalidImageError as err:
-    st.error(f"**That image can't be segmented.** {err}", icon="🚫")
-    st.stop()
+        result = run_model(entry, data, image)
 except Exception as err:  # noqa: BLE001  (the page must stay usable whatever the model does)
-    logger.exception("segmentation failed")
-    st.error(f"**Segmentation failed** with {entry.name}: {err}", icon="⚠️")
+    st.error(failure_text(entry, err), icon="⚠️")
     st.stop()
 
 if result.warning:
@@ -257,3 +346,7 @@ downloads.download_button(
     on_click="ignore",
     icon=":material/download:",
 )
+
+# ---- Optional: a second model on the same photo.
+if compare is not None:
+    show_comparison(data, image, (entry, result), compare, opacity)

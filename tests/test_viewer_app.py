@@ -40,7 +40,7 @@ def _click_example(at: AppTest, title: str) -> None:
 
 
 def _captions(at: AppTest) -> list[str]:
-    return [caption for image in at.image for caption in image.captions]
+    return [caption for image in at.image for caption in image.captions if caption]
 
 
 def test_page_loads_with_models_and_examples(app):
@@ -50,7 +50,7 @@ def test_page_loads_with_models_and_examples(app):
     assert picker.value == "tiny_person"
     titles = [b.label for b in app.button]
     assert {"Street person", "Astronaut", "Cat", "Coffee"} <= set(titles)
-    assert "Upload an image or click an example" in app.info[0].value
+    assert "Upload images or click an example" in app.info[0].value
 
 
 def test_page_without_models_says_how_to_get_one(tmp_path, monkeypatch):
@@ -142,3 +142,34 @@ def test_a_broken_model_folder_shows_a_message(tiny_zoo, tmp_path, monkeypatch):
     _click_example(at, "Street person")
     assert not at.exception, at.exception
     assert "Could not load the model broken_road" in at.error[0].value
+
+
+def test_two_models_side_by_side_on_the_same_photo(app):
+    app.selectbox(key="model").set_value("tiny_person").run()
+    assert app.selectbox(key="compare").options == ["(none)", "tiny_road"]
+    _click_example(app, "Cat")
+    app.selectbox(key="compare").set_value("tiny_road").run()
+    assert not app.exception, app.exception
+    assert any("Side by side: tiny_person and tiny_road" in h.value for h in app.subheader)
+    captions = _captions(app)
+    assert any(c.startswith("tiny_person · ") for c in captions)
+    assert any(c.startswith("tiny_road · ") for c in captions)
+    legends = [m.value for m in app.markdown if "segtf-legend" in m.value]
+    assert len(legends) == 3  # the main result's and one per compared model
+    assert "person" in legends[1] and any(n in legends[2] for n in ("sky", "road", "car"))
+
+
+def test_several_uploads_give_a_gallery_failures_and_one_zip(app):
+    app.selectbox(key="model").set_value("tiny_road").run()
+    files = [
+        ("a.png", _png_bytes(), "image/png"),
+        ("broken.png", b"not an image", "image/png"),
+        ("b.png", _png_bytes((50, 20)), "image/png"),
+    ]
+    app.file_uploader[0].set_value(files).run()
+    assert not app.exception, app.exception
+    assert any("2 of 3 images segmented" in h.value for h in app.subheader)
+    assert len(app.error) == 1 and "broken.png" in app.error[0].value
+    captions = _captions(app)
+    assert [c.split(" · ")[0] for c in captions] == ["a.png", "b.png"]
+    assert "All results (ZIP)" in {d.label for d in app.get("download_button")}

@@ -211,3 +211,74 @@ def test_metrics_grouped_by_validation_set_are_flattened():
 
     rows = format_metrics({"camvid": {"mean_iou": 0.4017}, "camvid_tta": {"mean_iou": 0.414}})
     assert rows == [("camvid mean iou", "40.2%"), ("camvid_tta mean iou", "41.4%")]
+
+
+def _viewer_result(labels, alpha=None):
+    from segtf.viewer.runner import ViewerResult
+
+    image = np.full((*labels.shape, 3), 90, np.uint8)
+    return ViewerResult(image, labels.astype(np.uint8), alpha, 0.01, labels.shape)
+
+
+def test_unique_stems_keep_same_named_uploads_apart():
+    from segtf.viewer.batch import unique_stems
+
+    assert unique_stems(["cat.jpg", "dog.png", "cat.png", "cat.jpg"]) == [
+        "cat",
+        "dog",
+        "cat-2",
+        "cat-3",
+    ]
+
+
+def test_results_zip_holds_every_result_and_names_each_failure():
+    import zipfile
+
+    from segtf.viewer.batch import BatchOutcome, results_zip
+
+    labels = np.zeros((6, 8), np.uint8)
+    labels[:, 4:] = 2
+    outcomes = [
+        BatchOutcome("street.jpg", _viewer_result(labels)),
+        BatchOutcome("notes.png", error="could not be read as an image"),
+        BatchOutcome("street.jpg", _viewer_result(np.ones((6, 8), np.uint8))),
+    ]
+    data = results_zip(outcomes, NAMES, PALETTE)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+        assert names == {
+            "street_mask.png",
+            "street_overlay.png",
+            "street-2_mask.png",
+            "street-2_overlay.png",
+            "areas.csv",
+            "failed.txt",
+        }
+        mask = np.asarray(Image.open(io.BytesIO(archive.read("street_mask.png"))))
+        np.testing.assert_array_equal(mask, labels)
+        rows = list(csv.DictReader(io.StringIO(archive.read("areas.csv").decode())))
+        assert [(r["image"], r["class_name"], r["percent"]) for r in rows] == [
+            ("street", "sky", "50.00"),
+            ("street", "car", "50.00"),
+            ("street-2", "road", "100.00"),
+        ]
+        assert archive.read("failed.txt").decode() == "notes.png: could not be read as an image\n"
+
+
+def test_results_zip_of_a_foreground_model_has_cutouts_at_the_threshold():
+    import zipfile
+
+    from segtf.viewer.batch import BatchOutcome, results_zip
+
+    alpha = np.linspace(0, 1, 48, dtype=np.float32).reshape(6, 8)
+    outcome = BatchOutcome("cat.jpg", _viewer_result((alpha >= 0.5).astype(np.uint8), alpha))
+    data = results_zip(
+        [outcome], ("background", "foreground"), ((0, 0, 0), (255, 0, 0)), threshold=0.7
+    )
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert "failed.txt" not in archive.namelist()
+        cutout = np.asarray(Image.open(io.BytesIO(archive.read("cat_cutout.png"))))
+        mask = np.asarray(Image.open(io.BytesIO(archive.read("cat_mask.png"))))
+    assert cutout.shape == (6, 8, 4)
+    np.testing.assert_array_equal(mask, (alpha >= 0.7).astype(np.uint8))
+    assert (cutout[..., 3][alpha < 0.7] == 0).all() and (cutout[..., 3][alpha >= 0.7] > 0).all()
