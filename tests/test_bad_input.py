@@ -222,11 +222,51 @@ def test_unexpected_error_gives_one_line_and_a_traceback_file(monkeypatch, capsy
     OUTCOMES["unexpected: summary + file, exit 1"] += 1
 
 
-def can_mount_tmpfs(target: pathlib.Path) -> bool:
+def can_mount_tmpfs(target: pathlib.Path, options: str = "size=200k") -> bool:
     target.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(target)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
                           capture_output=True)
     return done.returncode == 0
+
+
+@pytest.fixture()
+def read_only_folder(tmp_path):
+    """A small tmpfs holding one user file, then remounted read-only."""
+    folder = tmp_path / "readonly"
+    if not can_mount_tmpfs(folder):
+        pytest.skip("cannot mount a small tmpfs here (needs root and mount rights)")
+    try:
+        (folder / "keep.txt").write_text("precious")
+        done = subprocess.run(["mount", "-o", "remount,ro", str(folder)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip("cannot remount the tmpfs read-only here")
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+def test_segment_into_a_read_only_folder(model_dir, read_only_folder, tmp_path, capsys):
+    image = photo(tmp_path / "in" / "x.png")
+    for out in (read_only_folder, read_only_folder / "out"):
+        expect("segment into a read-only folder",
+               ["segment", str(image), "--out", str(out), "--model", str(model_dir)], 1,
+               ["FAILED", "x.png", "read-only", "choose another folder"], capsys, read_only_folder)
+    assert (read_only_folder / "keep.txt").read_text() == "precious"
+
+
+def test_export_into_a_read_only_folder(model_dir, read_only_folder, capsys):
+    expect("export into a read-only folder",
+           ["export", str(model_dir), "--out", str(read_only_folder / "export")], 2,
+           ["read-only", "choose another folder"], capsys, read_only_folder)
+
+
+def test_train_into_a_read_only_folder(read_only_folder, tmp_path, capsys):
+    data = pair_folder(tmp_path / "data")
+    expect("train into a read-only folder",
+           ["train", "--set", f"train_data={data}", "--set", f"val_data={data}",
+            "--set", "model=deeplabv3plus_lite", "--set", "num_classes=2", "--epochs", "1",
+            "--out", str(read_only_folder / "run")], 2,
+           ["read-only", "choose another folder"], capsys, read_only_folder)
 
 
 def test_full_disk_says_no_space_left(model_dir, tmp_path, capsys):
