@@ -13,7 +13,7 @@ height and width: `labels` with -1, probabilities / alpha with 0; crop each to `
 
 Every segtf model normalises its own input (Preprocess layer) and returns logits at the input
 size, so the graph is: decode -> model -> float32 -> softmax / sigmoid -> argmax. No resize is
-needed for SavedModels; the TFLite model has a fixed input size and resizes inside its graph.
+needed for SavedModels. `--format tflite` writes a LiteRT file instead (see `segtf.litert`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import os
 import pathlib
 import re
 import shutil
-import tempfile
 
 import keras
 import numpy as np
@@ -282,63 +281,37 @@ def export_tflite(
     *,
     version: int | None = None,
     name: str | None = None,
-    input_size: tuple[int, int] | None = None,
+    quantize: str = "none",
+    calibration=(),
     info=None,
 ) -> pathlib.Path:
-    """Writes `out/<name>/<version>/model.tflite` with a fixed input size.
+    """Writes `out/<name>/<version>/model.tflite` and `segtf.json` for LiteRT.
 
-    Input `images` uint8 [1, H, W, 3] (H, W = `input_size`, default the model config's);
-    outputs as for the SavedModel (`labels`, `probabilities`, `alpha`) at that size.
+    The file holds the model's network, built from TFLite builtins only (so `ai-edge-litert`
+    runs it on XNNPACK), any input size; see `segtf.litert` for its input and output.
+    `quantize`: "none" (float32), "float16", or "int8" calibrated on `calibration` (RGB arrays
+    of the model's training images, e.g. `segtf.litert.read_calibration(folder)`).
     """
+    from segtf import litert
+
     model, info = _resolve(model, info)
-    height, width = input_size or tuple(info.model.input_size)
     target = _version_dir(out, _safe_name(name or info.name), version)
-    flatbuffer = _convert_tflite(model, info.task, int(height), int(width))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(target, directory=True)
-    try:
-        (tmp / "model.tflite").write_bytes(flatbuffer)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    logger.info("exported %s (TFLite, %dx%d) to %s", info.name, height, width, target)
-    return target / "model.tflite"
-
-
-def _convert_tflite(model: keras.Model, task: str, height: int, width: int) -> bytes:
-    """Converts via a temporary SavedModel, so the TFLite signature keeps the output names."""
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    fn = _fixed_size_fn(model, task, height, width)
-    fn.get_concrete_function()
-    archive.add_endpoint(DEFAULT_SIGNATURE, fn)
-    with tempfile.TemporaryDirectory() as tmp:
-        archive.write_out(tmp, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, [DEFAULT_SIGNATURE])
-        converter.target_spec.supported_ops = [
-            tf.lite.OpsSet.TFLITE_BUILTINS,
-            tf.lite.OpsSet.SELECT_TF_OPS,
-        ]
-        return converter.convert()
-
-
-def _fixed_size_fn(model: keras.Model, task: str, height: int, width: int):
-    @tf.function(input_signature=[tf.TensorSpec([1, height, width, 3], tf.uint8, INPUT_NAME)])
-    def serve_fixed(images):
-        return _postprocess(_logits(model, images), task)
-
-    return serve_fixed
+    flatbuffer = litert.convert(model, quantize, calibration)
+    path = litert.write(target, flatbuffer, litert.sidecar(info, litert.split_model(model)[1], quantize))
+    logger.info("exported %s (LiteRT, %s) to %s", info.name, quantize, target)
+    return path
 
 
 def tflite_predict(path: str | os.PathLike, image: np.ndarray) -> dict[str, np.ndarray]:
-    """Runs an exported TFLite model on one uint8 RGB image of its input size."""
-    import warnings
+    """Runs an exported LiteRT model on one RGB image: `labels`, `probabilities` and, for
+    foreground models, `alpha`, each with a batch axis of 1, at the image's size."""
+    from segtf.segment import Segmenter
 
-    with warnings.catch_warnings():  # "use ai_edge_litert": not installed here
-        warnings.simplefilter("ignore", UserWarning)
-        interpreter = tf.lite.Interpreter(model_path=str(path))
-    runner = interpreter.get_signature_runner()
-    return runner(images=np.asarray(image, np.uint8)[None])
+    result = Segmenter(path).segment(image, tile=0)
+    outputs = {"labels": result.labels[None], "probabilities": result.probabilities[None]}
+    if result.task == "foreground":
+        outputs["alpha"] = result.alpha[None]
+    return outputs
 
 
 def export(
@@ -348,11 +321,16 @@ def export(
     fmt: str = "saved_model",
     version: int | None = None,
     name: str | None = None,
-    input_size: tuple[int, int] | None = None,
+    quantize: str = "none",
+    calibration=(),
 ) -> pathlib.Path:
     """`export_saved_model` or `export_tflite`, by `fmt`."""
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt == "tflite":
-        return export_tflite(model, out, version=version, name=name, input_size=input_size)
+        return export_tflite(
+            model, out, version=version, name=name, quantize=quantize, calibration=calibration
+        )
+    if quantize != "none":
+        raise ValueError("--quantize applies to --format tflite only")
     return export_saved_model(model, out, version=version, name=name)

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 # Pillow's own default bomb limit (~89 Mpx) is kept as ours; users raise it explicitly.
 DEFAULT_MAX_PIXELS = 89_478_485
 MIN_SIDE = 2
+# File names treated as images when a folder is listed (segment, calibration).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 MAX_ASPECT = 1000
 _PIL_LIMIT_LOCK = threading.Lock()
 

@@ -44,6 +44,8 @@ def _logits(model: keras.Model, images):
 def _forward_fn(model: keras.Model):
     """A compiled forward pass for `model`: on TensorFlow one graph with dynamic height /
     width (traced once); on other backends Keras' own predict step (compiled per shape)."""
+    if hasattr(model, "forward"):  # a segtf.litert.LiteRTModel
+        return model.forward
     fn = _FORWARD_CACHE.get(model)
     if fn is None:
         if keras.backend.backend() == "tensorflow":
@@ -223,7 +225,8 @@ def predict_probabilities(
     """Per-pixel probabilities for one RGB image, at the image's own size.
 
     Args:
-        model: a segtf model (raw RGB 0..255 in, logits out at the input size).
+        model: a segtf model (raw RGB 0..255 in, logits out at the input size), Keras or a
+            `segtf.litert.LiteRTModel`.
         image: RGB array (H, W, 3), uint8 or float in 0..255.
         task: "semantic" (softmax over classes) or "foreground" (sigmoid alpha, C == 1).
         scales: test-time scales; probabilities are averaged over them.

@@ -18,6 +18,8 @@ from segtf import palette as palettes
 from segtf.imageio import DEFAULT_MAX_PIXELS, read_image, write_png_atomic
 from segtf.tasks import FOREGROUND_THRESHOLD, result_classes
 
+RUNTIMES = ("tensorflow", "litert")
+
 # TensorFlow / Keras are imported inside the functions that need them, so `import segtf`
 # (which imports this module) stays light.
 
@@ -219,6 +221,10 @@ class Segmenter:
             (height, width) always tiles; 0 / False never tiles.
         overlap: fraction of a tile shared with its neighbours when tiling.
         max_pixels: refuse larger images (decompression-bomb guard); None for no limit.
+        runtime: "tensorflow" (Keras) or "litert" (LiteRT's XNNPACK CPU kernels; a zoo model
+            is converted once and cached). A `.tflite` file from `segtf export --format tflite`
+            always runs on LiteRT.
+        quantize: LiteRT only: "none" or "float16" (int8 files come from `segtf export`).
     """
 
     def __init__(
@@ -229,15 +235,28 @@ class Segmenter:
         tile="auto",
         overlap: float = 0.25,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        runtime: str = "tensorflow",
+        quantize: str = "none",
     ):
+        from segtf import litert
         from segtf.inference import normalize_tile
 
-        if _is_keras_model(model):
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime={runtime!r}: use one of {', '.join(RUNTIMES)}")
+        if litert.is_litert_path(model) or (runtime == "litert" and not _is_keras_model(model)):
+            self.model = litert.load(model, quantize)
+            self.info = self.model.info
+            runtime = "litert"
+        elif runtime == "litert":
+            raise ValueError("runtime='litert' takes a zoo name, model folder or .tflite file, "
+                             "not a Keras model object; export it with segtf.litert.convert")
+        elif _is_keras_model(model):
             from segtf.zoo import info_for_bare_model
 
             self.model, self.info = model, info_for_bare_model(model)
         else:
             self.model, self.info = load_model(model)
+        self.runtime = runtime
         self.tta = bool(tta)
         self.tile = "auto" if tile is None else tile
         normalize_tile(self.tile, (1, 1))  # check the argument now, not on the first image

@@ -285,8 +285,10 @@ def test_foreground_export_has_alpha_and_tflite_matches_keras(tmp_path):
     np.testing.assert_allclose(out["alpha"].numpy()[0], expected.alpha, atol=1e-4)
     assert out["alpha"].dtype == tf.float32
 
+    pytest.importorskip("ai_edge_litert", reason="LiteRT (pip install segtf[litert]) absent")
     tflite = export_tflite(model, tmp_path, info=info)
     assert tflite == tmp_path / "fg" / "2" / "model.tflite"
+    assert (tflite.parent / "segtf.json").is_file()
     result = tflite_predict(tflite, image)
     assert set(result) == {"labels", "probabilities", "alpha"}
     np.testing.assert_allclose(result["alpha"][0], expected.alpha, atol=1e-4)

@@ -36,25 +36,26 @@ def register(subparsers) -> None:
         help="saved_model (default) or tflite",
     )
     parser.add_argument(
-        "--input-size",
+        "--quantize",
+        choices=("none", "float16", "int8"),
+        default="none",
+        help="tflite only: none (float32, default), float16 weights, or int8 calibrated on "
+        "--calibration",
+    )
+    parser.add_argument(
+        "--calibration",
         default=None,
-        metavar="HxW",
-        help="TFLite only: the fixed input size, e.g. 512x512 (default: the "
-        "model config's input_size)",
+        metavar="DIR",
+        help="--quantize int8: a folder of the model's training images (or a pair folder "
+        "with images/); a sample of them calibrates the int8 ranges",
+    )
+    parser.add_argument(
+        "--calibration-count",
+        type=int,
+        default=32,
+        help="images read from --calibration (32)",
     )
     parser.set_defaults(func=run)
-
-
-def parse_size(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise ValueError(f"--input-size {text!r}: write HEIGHTxWIDTH, e.g. 512x512") from err
-    if height < 32 or width < 32:
-        raise ValueError(f"--input-size {text!r}: use at least 32x32")
-    return height, width
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,11 +63,27 @@ def run(args: argparse.Namespace) -> int:
     from segtf.export import export
 
     check_output_folder(args.out, "--out")  # before tracing the model
-    size = parse_size(args.input_size)
-    if size and args.fmt != "tflite":
-        raise ValueError("--input-size applies to --format tflite only (SavedModels take any size)")
+    if args.quantize != "none" and args.fmt != "tflite":
+        raise ValueError("--quantize applies to --format tflite only: add --format tflite")
+    if (args.quantize == "int8") != bool(args.calibration):
+        raise ValueError(
+            "--quantize int8 needs --calibration DIR (a folder of the model's training images)"
+            if args.quantize == "int8"
+            else "--calibration is used by --quantize int8 only: add --quantize int8"
+        )
+    calibration = ()
+    if args.calibration:
+        from segtf.litert import read_calibration
+
+        calibration = read_calibration(args.calibration, args.calibration_count)
     path = export(
-        args.model, args.out, fmt=args.fmt, version=args.version, name=args.name, input_size=size
+        args.model,
+        args.out,
+        fmt=args.fmt,
+        version=args.version,
+        name=args.name,
+        quantize=args.quantize,
+        calibration=calibration,
     )
     print(f"exported to {path}")
     return 0

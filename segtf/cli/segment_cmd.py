@@ -16,10 +16,11 @@ import sys
 import time
 from dataclasses import dataclass
 
+from segtf.imageio import IMAGE_SUFFIXES
+
 logger = logging.getLogger(__name__)
 
 KINDS = ("mask", "overlay", "cutout", "probs")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 def register(subparsers) -> None:
@@ -40,7 +41,21 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--model",
         default="default",
-        help="zoo model name, model folder or .keras file (default: the default zoo model)",
+        help="zoo model name, model folder, .keras file or a .tflite file from `segtf export "
+        "--format tflite` (default: the default zoo model)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=("tensorflow", "litert"),
+        default="tensorflow",
+        help="tensorflow (default) or litert: LiteRT's XNNPACK CPU kernels (a zoo model is "
+        "converted once and cached; .tflite models always run on LiteRT)",
+    )
+    parser.add_argument(
+        "--quantize",
+        choices=("none", "float16"),
+        default="none",
+        help="with --runtime litert: float16 weights (int8 files come from segtf export)",
     )
     parser.add_argument(
         "--save",
@@ -295,8 +310,6 @@ def _failure_text(err: Exception, folder: pathlib.Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    import segtf
-    from segtf.imageio import DEFAULT_MAX_PIXELS
 
     kinds = parse_kinds(args.save)
     finish = make_finish(args)
@@ -310,9 +323,7 @@ def run(args: argparse.Namespace) -> int:
 
     for name, message in problems:
         report(name, message)
-    segmenter = segtf.Segmenter(
-        args.model, tta=args.tta, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS
-    )
+    segmenter = make_segmenter(args)
     check_cutout_classes(segmenter, kinds, finish)
     start = time.perf_counter()
     done, skipped, failed = _process(segmenter, jobs, kinds, args, finish, report)
@@ -327,6 +338,21 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def make_segmenter(args: argparse.Namespace):
+    import segtf
+    from segtf.imageio import DEFAULT_MAX_PIXELS
+
+    if args.quantize != "none" and args.runtime != "litert":
+        raise ValueError("--quantize applies to --runtime litert: add --runtime litert")
+    return segtf.Segmenter(
+        args.model,
+        tta=args.tta,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+        runtime=args.runtime,
+        quantize=args.quantize,
+    )
+
+
 def check_cutout_classes(segmenter, kinds: list[str], finish: Finish) -> None:
     if "cutout" in kinds and segmenter.task != "foreground" and not finish.classes:
         raise ValueError(
@@ -339,8 +365,6 @@ def run_pipe(args: argparse.Namespace, kinds: list[str], finish: Finish) -> int:
     """`segtf segment - -o -`: one image from stdin (or a file), one PNG to stdout."""
     import io
 
-    import segtf
-    from segtf.imageio import DEFAULT_MAX_PIXELS
 
     if args.out != "-" or len(args.inputs) != 1:
         raise ValueError("pipes take one image: `segtf segment - -o - --save cutout < in > out`")
@@ -349,9 +373,7 @@ def run_pipe(args: argparse.Namespace, kinds: list[str], finish: Finish) -> int:
     source = sys.stdin.buffer.read() if args.inputs[0] == "-" else args.inputs[0]
     if args.inputs[0] == "-" and not source:
         raise ValueError("stdin is empty: pipe an image in, e.g. `segtf segment - -o - < photo.jpg`")
-    segmenter = segtf.Segmenter(
-        args.model, tta=args.tta, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS
-    )
+    segmenter = make_segmenter(args)
     check_cutout_classes(segmenter, kinds, finish)
     result = segmenter(source, tile=args.tile)
     picture = finish.picture(result, kinds[0])

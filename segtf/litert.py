@@ -1,0 +1,345 @@
+"""LiteRT runtime: segtf models on LiteRT's XNNPACK CPU kernels, float32, float16 or int8.
+
+A segtf model is `[resize to working side] -> network -> resize logits to the input size`.
+The `.tflite` file holds the network only (input `images` float32 [1, H, W, 3], RGB 0..255,
+any H and W; output `logits` float32 at the network's output resolution), converted with
+TFLite builtins alone, so `ai-edge-litert` runs it without TensorFlow's Flex ops. The two
+resizes stay outside, in `LiteRTModel.forward`, with the same operations as the Keras layers
+(antialiased bilinear down, bilinear up), so `segment()`, tiling and TTA give the same
+result object and, in float32, the same pixels as the TensorFlow path.
+
+Beside `model.tflite`, `segtf.json` carries what the runtime needs: the model's info (task,
+classes, palette), its working side and the quantisation.
+
+    segtf export default --format tflite --quantize int8 --calibration photos/ --out lite/
+    segtf segment photo.jpg --model lite/<name>/1/model.tflite
+    segtf.Segmenter("default", runtime="litert")      # converted once, cached
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pathlib
+import tempfile
+import threading
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+QUANTIZE = ("none", "float16", "int8")
+SIDECAR = "segtf.json"
+TFLITE_FILE = "model.tflite"
+FORMAT = "segtf-litert/1"
+INPUT_NAME = "images"
+OUTPUT_NAME = "logits"
+CALIBRATION_COUNT = 32  # images for int8 calibration (the converter's own default is 100)
+INSTALL_HINT = 'install LiteRT with `pip install "segtf[litert]"` (package ai-edge-litert)'
+
+
+def _quietly():
+    """The converter and LiteRT print to descriptor 2 ("Created TensorFlow Lite XNNPACK
+    delegate", "fully_quantize: 0 ..."); hidden unless segtf logs at DEBUG (`--verbose`)."""
+    import contextlib
+
+    from segtf.cli.quiet import stderr_to_file
+
+    if logging.getLogger("segtf").isEnabledFor(logging.DEBUG):
+        return contextlib.nullcontext()
+    return stderr_to_file()
+
+
+class LiteRTError(ValueError):
+    """A LiteRT file, its sidecar or a conversion request that cannot be used (says why)."""
+
+
+# --- splitting a segtf model into resize / network / resize ----------------------------------
+
+
+def _producer(tensor):
+    return tensor._keras_history.operation
+
+
+def split_model(model):
+    """`(network, working_side)`: the Keras model LiteRT runs, and the side the input is
+    resized to before it (0: none)."""
+    import keras
+
+    from segtf.models.layers import ResizeLike, ResizeToSide
+
+    output = model.outputs[0] if len(model.outputs) == 1 else model.output["logits"]
+    last = _producer(output)
+    source = model.inputs[0]
+    first = next((layer for layer in model.layers if isinstance(layer, ResizeToSide)), None)
+    start = first.output if first is not None else source
+    end = last.input[0] if isinstance(last, ResizeLike) else output
+    try:
+        network = keras.Model(start, end, name=f"{model.name}_litert")
+    except ValueError as err:
+        raise LiteRTError(
+            f"model {model.name!r}: its network reads the full-size input, so it cannot run "
+            "on LiteRT with the resizes outside; use runtime='tensorflow'"
+        ) from err
+    return network, (first.side if first is not None else 0)
+
+
+def working_size(height: int, width: int, side: int) -> tuple[int, int]:
+    """The size `ResizeToSide(side)` gives a (height, width) image, computed as it does in
+    float32 graphs (round half to even)."""
+    h, w = np.float32(height), np.float32(width)
+    scale = np.float32(side) / max(h, w)
+    return int(np.round(h * scale)), int(np.round(w * scale))
+
+
+def to_working_size(images: np.ndarray, side: int) -> np.ndarray:
+    """float32 (1, H, W, 3) images resized like `ResizeToSide` (antialiased bilinear)."""
+    from keras import ops
+
+    if not side:
+        return images
+    size = working_size(images.shape[1], images.shape[2], side)
+    resized = ops.image.resize(images, size, interpolation="bilinear", antialias=True)
+    return np.asarray(ops.convert_to_numpy(resized), np.float32)
+
+
+# --- conversion ------------------------------------------------------------------------------
+
+
+def _network_fn(network):
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, INPUT_NAME)])
+    def serve(images):
+        return {OUTPUT_NAME: tf.cast(network(images, training=False), tf.float32)}
+
+    return serve
+
+
+def convert(model, quantize: str = "none", calibration=()) -> bytes:
+    """The `.tflite` flatbuffer of `model`'s network.
+
+    Args:
+        model: a segtf Keras model.
+        quantize: "none" (float32), "float16" (weights stored in float16) or "int8" (dynamic
+            range weights and activations calibrated on `calibration`; float32 in and out).
+        calibration: RGB uint8 arrays (H, W, 3), a sample of the model's training images;
+            required for int8.
+    """
+    import keras
+    import tensorflow as tf
+
+    if quantize not in QUANTIZE:
+        raise LiteRTError(f"quantize={quantize!r}: use one of {', '.join(QUANTIZE)}")
+    calibration = list(calibration)
+    if quantize == "int8" and not calibration:
+        raise LiteRTError(
+            "int8 needs calibration images: pass a folder of the model's training images "
+            "(`--calibration DIR`, or calibration=[rgb arrays])"
+        )
+    network, side = split_model(model)
+    archive = keras.export.ExportArchive()
+    archive.track(network)
+    archive.add_endpoint("serving_default", _network_fn(network))
+    with tempfile.TemporaryDirectory() as tmp:
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, ["serving_default"])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantize == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantize == "int8":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: (
+                [to_working_size(np.asarray(rgb, np.float32)[None], side)] for rgb in calibration
+            )
+        with _quietly():
+            return converter.convert()
+
+
+def read_calibration(path: str | os.PathLike, count: int = CALIBRATION_COUNT) -> list[np.ndarray]:
+    """Up to `count` RGB images from a folder (or its `images/`), in name order, spread over it."""
+    from segtf.imageio import IMAGE_SUFFIXES, read_image
+
+    folder = pathlib.Path(path)
+    if (folder / "images").is_dir():
+        folder = folder / "images"
+    if not folder.is_dir():
+        raise LiteRTError(f"--calibration {path}: not a folder; pass a folder of training images")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise LiteRTError(f"--calibration {folder}: no images there; pass a folder of training images")
+    step = max(1, len(files) // count)
+    images = []
+    for file in files[::step][:count]:
+        try:
+            images.append(read_image(file))
+        except ValueError as err:
+            logger.warning("calibration: skipped %s (%s)", file, err)
+    if not images:
+        raise LiteRTError(f"--calibration {folder}: none of its images could be read")
+    return images
+
+
+def sidecar(info, working_side: int, quantize: str) -> dict:
+    return {
+        "format": FORMAT,
+        "quantize": quantize,
+        "working_side": int(working_side),
+        "input": f"{INPUT_NAME}: float32 [1, H, W, 3], RGB 0..255, resized first so the longer "
+        "side is working_side (antialiased bilinear) when working_side > 0",
+        "output": f"{OUTPUT_NAME}: float32 [1, h, w, C]; resize (bilinear) to the input size, "
+        "then sigmoid (foreground, C = 1) or softmax",
+        "info": info.to_dict(),
+    }
+
+
+def write(folder: pathlib.Path, flatbuffer: bytes, meta: dict) -> pathlib.Path:
+    """`folder/model.tflite` and `folder/segtf.json` (the folder must not exist yet); atomic."""
+    import shutil
+
+    from segtf.atomic import temporary_sibling
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(folder, directory=True)
+    try:
+        (tmp / TFLITE_FILE).write_bytes(flatbuffer)
+        (tmp / SIDECAR).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder / TFLITE_FILE
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as err:
+        raise LiteRTError(f"the LiteRT runtime is not installed: {INSTALL_HINT}") from err
+    return Interpreter
+
+
+class LiteRTModel:
+    """A converted segtf model on LiteRT; `forward` is a drop-in for the Keras forward pass
+    (float32 RGB (1, H, W, 3) in, logits (1, H, W, C) at the same size out). Thread-safe."""
+
+    def __init__(self, path: str | os.PathLike, num_threads: int | None = None):
+        from segtf.zoo import ModelInfo
+
+        path = pathlib.Path(path)
+        if path.is_dir():
+            path = path / TFLITE_FILE
+        meta_path = path.with_name(SIDECAR)
+        if not path.is_file():
+            raise LiteRTError(f"{path}: no such LiteRT file; make one with `segtf export MODEL "
+                              "--format tflite --out DIR`")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("format") != FORMAT:
+                raise KeyError("format")
+            self.info = ModelInfo.from_dict(meta["info"])
+            self.working_side = int(meta["working_side"])
+            self.quantize = str(meta["quantize"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise LiteRTError(
+                f"{meta_path}: missing or not a segtf LiteRT sidecar ({err}); export the model "
+                "again with `segtf export MODEL --format tflite`"
+            ) from err
+        self.path = path
+        interpreter_class = _interpreter_class()
+        try:
+            with _quietly():
+                self._interpreter = interpreter_class(
+                    model_path=str(path), num_threads=num_threads or os.cpu_count()
+                )
+        except (RuntimeError, ValueError) as err:
+            raise LiteRTError(f"{path}: LiteRT cannot load it ({err}); export it again") from err
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._shape = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def _invoke(self, x: np.ndarray) -> np.ndarray:
+        with self._lock:
+            if x.shape != self._shape:  # LiteRT re-plans its buffers for each new size
+                self._interpreter.resize_tensor_input(self._input, list(x.shape))
+                with _quietly():
+                    self._interpreter.allocate_tensors()
+                self._shape = x.shape
+            self._interpreter.set_tensor(self._input, x)
+            self._interpreter.invoke()
+            return self._interpreter.get_tensor(self._output).copy()
+
+    def forward(self, images):
+        from keras import ops
+
+        x = np.ascontiguousarray(ops.convert_to_numpy(images), np.float32)
+        height, width = x.shape[1:3]
+        logits = self._invoke(to_working_size(x, self.working_side))
+        if logits.shape[1:3] != (height, width):
+            logits = ops.image.resize(logits, (height, width), interpolation="bilinear")
+        return logits
+
+
+# --- zoo models, converted once and cached ---------------------------------------------------
+
+
+def cache_dir() -> pathlib.Path:
+    if os.environ.get("SEGTF_CACHE_DIR"):
+        return pathlib.Path(os.environ["SEGTF_CACHE_DIR"]) / "litert"
+    base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+    return pathlib.Path(base) / "segtf" / "litert"
+
+
+def _folder_key(folder: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(folder.iterdir()):
+        if file.is_file() and file.suffix in (".h5", ".json", ".keras"):
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def is_litert_path(model) -> bool:
+    if not isinstance(model, (str, os.PathLike)):
+        return False
+    path = pathlib.Path(model)
+    return path.suffix == ".tflite" or (path / TFLITE_FILE).is_file()
+
+
+def load(model="default", quantize: str = "none", num_threads: int | None = None) -> LiteRTModel:
+    """A `LiteRTModel` from a `.tflite` file / export folder, or from a zoo name, model folder
+    or `.keras` file converted on first use and cached (in `~/.cache/segtf/litert`, or
+    `$SEGTF_CACHE_DIR/litert`) by the hash of its files."""
+    from segtf import zoo
+
+    if is_litert_path(model):
+        return LiteRTModel(model, num_threads)
+    if quantize == "int8":
+        raise LiteRTError(
+            "int8 needs calibration images: run `segtf export MODEL --format tflite --quantize "
+            "int8 --calibration DIR --out OUT` once, then pass the .tflite file as the model"
+        )
+    if quantize not in QUANTIZE:
+        raise LiteRTError(f"quantize={quantize!r}: use one of {', '.join(QUANTIZE)}")
+    path = zoo.resolve_model_path(model)
+    folder = path if path.is_dir() else path.parent
+    key = _folder_key(folder) if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    target = cache_dir() / f"{zoo.load_info(model).name}-{key}-{quantize}"
+    if not (target / TFLITE_FILE).is_file():
+        keras_model, info = zoo.load_model_cached(model)
+        logger.info("converting %s to LiteRT (%s), once; cached in %s", info.name, quantize, target)
+        flatbuffer = convert(keras_model, quantize)
+        if target.exists():  # another process finished first
+            return LiteRTModel(target, num_threads)
+        write(target, flatbuffer, sidecar(info, split_model(keras_model)[1], quantize))
+    return LiteRTModel(target, num_threads)

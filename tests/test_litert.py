@@ -1,0 +1,142 @@
+"""LiteRT runtime (issue 16): converted models give the TensorFlow path's pixels through the
+same `Segmenter` (whole image, tiles, TTA), quantised files stay close, and every misuse is a
+clean error. Skipped where `ai-edge-litert` is not installed (`pip install segtf[litert]`)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import segtf
+import segtf.models
+from segtf import litert
+from segtf.cli import main
+from segtf.export import export_tflite
+from segtf.zoo import ModelInfo, save_model_folder
+
+pytest.importorskip("ai_edge_litert", reason="LiteRT (pip install segtf[litert]) absent")
+
+
+def _photo(height: int, width: int, seed: int) -> np.ndarray:
+    """A smooth picture with edges (random noise would make every pixel a coin flip)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = np.stack([xx * 255 / width, yy * 255 / height, (xx + yy) % 97 * 2.6], -1)
+    disc = ((yy - height / 2) ** 2 + (xx - width / 3) ** 2) < (min(height, width) / 3) ** 2
+    base[disc] = rng.uniform(0, 255, 3)
+    return base.astype(np.uint8)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGTF_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def refiner_dir(tmp_path_factory):
+    """A tiny foreground refiner that works at a 48-pixel side (the resize LiteRT leaves out)."""
+    config = segtf.models.get_config(
+        "refiner_lite", width=0.125, head_filters=16, working_side=48, input_size=(48, 64)
+    )
+    model = segtf.models.build_from_config(config)
+    info = ModelInfo(name="tiny_fg", model=config, class_names=("foreground",))
+    return save_model_folder(model, info, tmp_path_factory.mktemp("zoo") / "tiny_fg")
+
+
+def test_split_model_leaves_the_resizes_outside(refiner_dir):
+    model, _ = segtf.load_model(refiner_dir)
+    network, side = litert.split_model(model)
+    assert side == 48
+    assert network.output.shape[-1] == 1
+    assert litert.working_size(96, 130, 48) == (35, 48)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_model_dir", "refiner_dir"])
+def test_litert_gives_the_tensorflow_pixels(fixture, request, tmp_path):
+    folder = request.getfixturevalue(fixture)
+    image = _photo(70, 90, seed=1)
+    reference = segtf.Segmenter(folder)
+    lite = segtf.Segmenter(folder, runtime="litert")
+    assert lite.runtime == "litert" and lite.task == reference.task
+    for options in ({}, {"tile": 40}, {"tta": True}):
+        expected = reference.segment(image, **options)
+        got = lite.segment(image, **options)
+        np.testing.assert_allclose(got.probabilities, expected.probabilities, atol=1e-4)
+        assert got.class_names == expected.class_names
+    cached = list((tmp_path / "cache" / "litert").iterdir())
+    assert len(cached) == 1 and (cached[0] / "segtf.json").is_file()
+    stamp = (cached[0] / "model.tflite").stat().st_mtime_ns
+    segtf.Segmenter(folder, runtime="litert")  # second load: the cached file, not converted
+    assert (cached[0] / "model.tflite").stat().st_mtime_ns == stamp
+
+
+def test_quantised_files_stay_close(refiner_dir, tmp_path):
+    model, info = segtf.load_model(refiner_dir)
+    images = [_photo(60, 80, seed=s) for s in range(6)]
+    expected = [segtf.segment(x, model).alpha for x in images]
+    sizes = {}
+    for quantize, tolerance in (("none", 1e-4), ("float16", 2e-2), ("int8", 0.1)):
+        path = export_tflite(model, tmp_path / quantize, info=info, quantize=quantize,
+                             calibration=images)
+        meta = json.loads((path.parent / "segtf.json").read_text())
+        assert meta["quantize"] == quantize and meta["working_side"] == 48
+        sizes[quantize] = path.stat().st_size
+        lite = segtf.Segmenter(path)
+        errors = [np.abs(lite.segment(x).alpha - e).mean() for x, e in zip(images, expected, strict=True)]
+        assert max(errors) < tolerance, (quantize, errors)
+    assert sizes["int8"] < sizes["float16"] < sizes["none"]
+
+
+def _write_photos(folder, count=3):
+    folder.mkdir(parents=True)
+    for i in range(count):
+        Image.fromarray(_photo(40, 56, seed=i)).save(folder / f"p{i}.png")
+    return folder
+
+
+def test_cli_exports_int8_and_segments_with_it(refiner_dir, tmp_path, capsys):
+    photos = _write_photos(tmp_path / "photos")
+    code = main(["export", str(refiner_dir), "--format", "tflite", "--quantize", "int8",
+                 "--calibration", str(photos), "--out", str(tmp_path / "lite")])
+    assert code == 0, capsys.readouterr().err
+    tflite = tmp_path / "lite" / "tiny_fg" / "1" / "model.tflite"
+    assert tflite.is_file()
+    code = main(["segment", str(photos), "--model", str(tflite), "--out", str(tmp_path / "out"),
+                 "--save", "mask"])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out" / "photos").iterdir()) == [
+        "p0.mask.png", "p1.mask.png", "p2.mask.png"]
+    code = main(["segment", str(photos / "p0.png"), "--model", str(refiner_dir), "--runtime",
+                 "litert", "--quantize", "float16", "--out", str(tmp_path / "out16")])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "out16" / "p0.mask.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["export", "{model}", "--format", "tflite", "--quantize", "int8", "--out", "{tmp}/x"],
+         "--quantize int8 needs --calibration DIR"),
+        (["export", "{model}", "--quantize", "float16", "--out", "{tmp}/x"],
+         "--quantize applies to --format tflite only"),
+        (["export", "{model}", "--format", "tflite", "--quantize", "int8", "--calibration",
+          "{tmp}/nowhere", "--out", "{tmp}/x"], "nowhere: not a folder"),
+        (["segment", "{photo}", "--quantize", "float16", "--out", "{tmp}/o", "--model",
+          "{model}"], "add --runtime litert"),
+        (["segment", "{photo}", "--runtime", "litert", "--out", "{tmp}/o", "--model",
+          "{bare}"], "segtf.json: missing or not a segtf LiteRT sidecar"),
+    ],
+)
+def test_cli_misuse_is_a_clean_error(argv, needle, tiny_model_dir, tmp_path, capsys):
+    photo = _write_photos(tmp_path / "photos", 1) / "p0.png"
+    bare = tmp_path / "bare" / "model.tflite"
+    bare.parent.mkdir()
+    bare.write_bytes(b"not a flatbuffer")
+    values = {"model": tiny_model_dir, "tmp": tmp_path, "photo": photo, "bare": bare}
+    code = main([a.format(**values) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert needle in err and "Traceback" not in err, err
