@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "evaluate_cmd",
     "segment_cmd",
     "export_cmd",
+    "serve_cmd",
     "viewer_cmd",
 )
 
