@@ -196,14 +196,25 @@ def runners(models: list[str] | None, with_peers: bool):
             yield PeerRunner(path)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def base_parser(description: str) -> argparse.ArgumentParser:
+    """The options every accuracy benchmark takes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--models", nargs="*", help="zoo names or model folders (default: zoo)")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--limit", type=int, help="images per val set (default: all)")
-    args = parser.parse_args(argv)
-    if not (SHARED / "data").is_dir():
-        print(f"{SHARED / 'data'} is absent: nothing to measure", file=sys.stderr)
+    return parser
+
+
+def shared_data_missing() -> bool:
+    if (SHARED / "data").is_dir():
+        return False
+    print(f"{SHARED / 'data'} is absent: nothing to measure", file=sys.stderr)
+    return True
+
+
+def main(argv=None) -> int:
+    args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
+    if shared_data_missing():
         return 2
     valsets = [foreground_set(n) for n in VOC_CLASSES] + [camvid_set()]
     print("| model | val set | images | fg IoU / mIoU | ms per image |")

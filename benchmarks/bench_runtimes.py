@@ -16,7 +16,6 @@ val. The last lines check the issue's goals from the measured numbers: LiteRT in
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import sys
 import tempfile
@@ -27,9 +26,11 @@ from bench_accuracy import (  # noqa: E402
     VOC_CLASSES,
     PeerRunner,
     SegtfRunner,
+    base_parser,
     camvid_set,
     foreground_set,
     score,
+    shared_data_missing,
 )
 
 RUNTIMES = ("tf", "litert-float32", "litert-float16", "litert-int8")
@@ -80,14 +81,10 @@ class RuntimeRunner(SegtfRunner):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", help="zoo names or model folders (default: zoo)")
+    parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--runtimes", nargs="*", default=list(RUNTIMES), choices=RUNTIMES)
-    parser.add_argument("--no-peers", action="store_true")
-    parser.add_argument("--limit", type=int, help="images per val set (default: all)")
     args = parser.parse_args(argv)
-    if not (SHARED / "data").is_dir():
-        print(f"{SHARED / 'data'} is absent: nothing to measure", file=sys.stderr)
+    if shared_data_missing():
         return 2
     from segtf.cli.quiet import import_backend_quietly
 

@@ -134,8 +134,7 @@ def make_bytes_fn(model: keras.Model, task: str):
     def serve_encoded(images):
         count = tf.shape(images)[0]
         decoded, sizes = _decode_all(images, count)
-        height = tf.reduce_max(tf.concat([sizes[:, 0], [0]], 0))
-        width = tf.reduce_max(tf.concat([sizes[:, 1], [0]], 0))
+        height, width = _largest(sizes)
 
         def body(i, arrays):
             outputs = _postprocess(_logits(model, decoded.read(i)[None]), task)
@@ -175,8 +174,7 @@ def make_small_fn(model: keras.Model, task: str, as_png: bool):
     def serve_small(images):
         count = tf.shape(images)[0]
         decoded, sizes = _decode_all(images, count)
-        height = tf.reduce_max(tf.concat([sizes[:, 0], [0]], 0))
-        width = tf.reduce_max(tf.concat([sizes[:, 1], [0]], 0))
+        height, width = _largest(sizes)
 
         def body(i, array):
             mask = _mask_uint8(_postprocess(_logits(model, decoded.read(i)[None]), task), task)
@@ -193,6 +191,12 @@ def make_small_fn(model: keras.Model, task: str, as_png: bool):
         return {name: values, "image_size": sizes}
 
     return serve_small
+
+
+def _largest(sizes: tf.Tensor):
+    """The largest height and width in a batch (0, 0 for an empty one): the padded size."""
+    return (tf.reduce_max(tf.concat([sizes[:, 0], [0]], 0)),
+            tf.reduce_max(tf.concat([sizes[:, 1], [0]], 0)))
 
 
 def _decode_all(images: tf.Tensor, count: tf.Tensor):

@@ -7,6 +7,7 @@ A model folder holds `config.json` (the `ModelInfo` below), `model.weights.h5` a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -112,6 +113,18 @@ def load_info(name_or_path: str | os.PathLike) -> ModelInfo:
         raise ValueError(f"{config_path}: {err}; {fix}") from None
 
 
+@contextlib.contextmanager
+def float32_policy():
+    """Builds inference models in float32 whatever global policy a training run in this
+    process left behind (a mixed policy would make inference slower and use more memory)."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def load_model(name_or_path: str | os.PathLike = "default") -> tuple[keras.Model, ModelInfo]:
     """Loads a model and its info. `.keras` files load with `safe_mode=True`."""
     import segtf.models.layers  # noqa: F401  (registers the custom layers for deserialisation)
@@ -131,7 +144,8 @@ def load_model(name_or_path: str | os.PathLike = "default") -> tuple[keras.Model
     else:
         # The folder's weights replace any ImageNet initialisation: do not read it.
         config = dataclasses.replace(info.model, backbone_weights=None)
-        model = build_from_config(config, name=info.name)
+        with float32_policy():
+            model = build_from_config(config, name=info.name)
         load_folder_weights(model, path)
     logger.info("loaded model %s from %s", info.name, path)
     return model, info
