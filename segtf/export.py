@@ -132,9 +132,7 @@ def make_bytes_fn(model: keras.Model, task: str):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, INPUT_NAME)], autograph=False)
     def serve_encoded(images):
-        count = tf.shape(images)[0]
-        decoded, sizes = _decode_all(images, count)
-        height, width = _largest(sizes)
+        count, decoded, sizes, (height, width) = _decode_batch(images)
 
         def body(i, arrays):
             outputs = _postprocess(_logits(model, decoded.read(i)[None]), task)
@@ -172,9 +170,7 @@ def make_small_fn(model: keras.Model, task: str, as_png: bool):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, INPUT_NAME)], autograph=False)
     def serve_small(images):
-        count = tf.shape(images)[0]
-        decoded, sizes = _decode_all(images, count)
-        height, width = _largest(sizes)
+        count, decoded, sizes, (height, width) = _decode_batch(images)
 
         def body(i, array):
             mask = _mask_uint8(_postprocess(_logits(model, decoded.read(i)[None]), task), task)
@@ -193,10 +189,14 @@ def make_small_fn(model: keras.Model, task: str, as_png: bool):
     return serve_small
 
 
-def _largest(sizes: tf.Tensor):
-    """The largest height and width in a batch (0, 0 for an empty one): the padded size."""
-    return (tf.reduce_max(tf.concat([sizes[:, 0], [0]], 0)),
-            tf.reduce_max(tf.concat([sizes[:, 1], [0]], 0)))
+def _decode_batch(images: tf.Tensor):
+    """`(count, decoded images, sizes [B, 2], (height, width))` of a batch of encoded images;
+    (height, width) is the largest of them (0, 0 for an empty batch): the padded size."""
+    count = tf.shape(images)[0]
+    decoded, sizes = _decode_all(images, count)
+    largest = (tf.reduce_max(tf.concat([sizes[:, 0], [0]], 0)),
+               tf.reduce_max(tf.concat([sizes[:, 1], [0]], 0)))
+    return count, decoded, sizes, largest
 
 
 def _decode_all(images: tf.Tensor, count: tf.Tensor):

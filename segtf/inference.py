@@ -44,7 +44,9 @@ def _logits(model: keras.Model, images):
 def _forward_fn(model: keras.Model):
     """A compiled forward pass for `model`: on TensorFlow one graph with dynamic height /
     width (traced once); on other backends Keras' own predict step (compiled per shape)."""
-    if hasattr(model, "forward"):  # a segtf.litert.LiteRTModel
+    from segtf.litert import LiteRTModel
+
+    if isinstance(model, LiteRTModel):
         return model.forward
     fn = _FORWARD_CACHE.get(model)
     if fn is None:

@@ -18,6 +18,7 @@ classes, palette), its working side and the quantisation.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -59,10 +60,6 @@ class LiteRTError(ValueError):
 # --- splitting a segtf model into resize / network / resize ----------------------------------
 
 
-def _producer(tensor):
-    return tensor._keras_history.operation
-
-
 def split_model(model):
     """`(network, working_side)`: the Keras model LiteRT runs, and the side the input is
     resized to before it (0: none)."""
@@ -71,7 +68,7 @@ def split_model(model):
     from segtf.models.layers import ResizeLike, ResizeToSide
 
     output = model.outputs[0] if len(model.outputs) == 1 else model.output["logits"]
-    last = _producer(output)
+    last = next(layer for layer in model.layers if layer.output is output)
     source = model.inputs[0]
     first = next((layer for layer in model.layers if isinstance(layer, ResizeToSide)), None)
     start = first.output if first is not None else source
@@ -86,23 +83,21 @@ def split_model(model):
     return network, (first.side if first is not None else 0)
 
 
-def working_size(height: int, width: int, side: int) -> tuple[int, int]:
-    """The size `ResizeToSide(side)` gives a (height, width) image, computed as it does in
-    float32 graphs (round half to even)."""
-    h, w = np.float32(height), np.float32(width)
-    scale = np.float32(side) / max(h, w)
-    return int(np.round(h * scale)), int(np.round(w * scale))
-
-
-def to_working_size(images: np.ndarray, side: int) -> np.ndarray:
-    """float32 (1, H, W, 3) images resized like `ResizeToSide` (antialiased bilinear)."""
+def to_working_size(images: np.ndarray, resize) -> np.ndarray:
+    """float32 (1, H, W, 3) images through the model's own `ResizeToSide` layer (or as they
+    are when `resize` is None)."""
     from keras import ops
 
-    if not side:
+    if resize is None:
         return images
-    size = working_size(images.shape[1], images.shape[2], side)
-    resized = ops.image.resize(images, size, interpolation="bilinear", antialias=True)
-    return np.asarray(ops.convert_to_numpy(resized), np.float32)
+    return np.asarray(ops.convert_to_numpy(resize(images)), np.float32)
+
+
+def resize_layer(side: int):
+    """The model's first layer, rebuilt from its side (None when the model has none)."""
+    from segtf.models.layers import ResizeToSide
+
+    return ResizeToSide(side) if side else None
 
 
 # --- conversion ------------------------------------------------------------------------------
@@ -152,8 +147,10 @@ def convert(model, quantize: str = "none", calibration=()) -> bytes:
             converter.target_spec.supported_types = [tf.float16]
         elif quantize == "int8":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            resize = resize_layer(side)
             converter.representative_dataset = lambda: (
-                [to_working_size(np.asarray(rgb, np.float32)[None], side)] for rgb in calibration
+                [to_working_size(np.asarray(rgb, np.float32)[None], resize)]
+                for rgb in calibration
             )
         with _quietly():
             return converter.convert()
@@ -261,6 +258,7 @@ class LiteRTModel:
             raise LiteRTError(f"{path}: LiteRT cannot load it ({err}); export it again") from err
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
+        self._resize = resize_layer(self.working_side)
         self._shape = None
         self._lock = threading.Lock()
 
@@ -284,7 +282,7 @@ class LiteRTModel:
 
         x = np.ascontiguousarray(ops.convert_to_numpy(images), np.float32)
         height, width = x.shape[1:3]
-        logits = self._invoke(to_working_size(x, self.working_side))
+        logits = self._invoke(to_working_size(x, self._resize))
         if logits.shape[1:3] != (height, width):
             logits = ops.image.resize(logits, (height, width), interpolation="bilinear")
         return logits
@@ -318,28 +316,48 @@ def is_litert_path(model) -> bool:
 
 def load(model="default", quantize: str = "none", num_threads: int | None = None) -> LiteRTModel:
     """A `LiteRTModel` from a `.tflite` file / export folder, or from a zoo name, model folder
-    or `.keras` file converted on first use and cached (in `~/.cache/segtf/litert`, or
-    `$SEGTF_CACHE_DIR/litert`) by the hash of its files."""
+    or `.keras` file converted on first use and cached on disk (in `~/.cache/segtf/litert`,
+    or `$SEGTF_CACHE_DIR/litert`) by the hash of its files. Loaded models are kept (the four
+    most recent, keyed on path and modification times), so repeated `segment()` calls
+    neither re-hash the weights nor re-create the interpreter."""
     from segtf import zoo
 
     if is_litert_path(model):
-        return LiteRTModel(model, num_threads)
-    if quantize == "int8":
-        raise LiteRTError(
-            "int8 needs calibration images: run `segtf export MODEL --format tflite --quantize "
-            "int8 --calibration DIR --out OUT` once, then pass the .tflite file as the model"
-        )
-    if quantize not in QUANTIZE:
-        raise LiteRTError(f"quantize={quantize!r}: use one of {', '.join(QUANTIZE)}")
-    path = zoo.resolve_model_path(model)
-    folder = path if path.is_dir() else path.parent
-    key = _folder_key(folder) if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    target = cache_dir() / f"{zoo.load_info(model).name}-{key}-{quantize}"
-    if not (target / TFLITE_FILE).is_file():
-        keras_model, info = zoo.load_model_cached(model)
-        logger.info("converting %s to LiteRT (%s), once; cached in %s", info.name, quantize, target)
-        flatbuffer = convert(keras_model, quantize)
-        if target.exists():  # another process finished first
-            return LiteRTModel(target, num_threads)
+        path = pathlib.Path(model)
+        path = path / TFLITE_FILE if path.is_dir() else path
+    else:
+        if quantize == "int8":
+            raise LiteRTError(
+                "int8 needs calibration images: run `segtf export MODEL --format tflite "
+                "--quantize int8 --calibration DIR --out OUT` once, then pass the .tflite file "
+                "as the model"
+            )
+        if quantize not in QUANTIZE:
+            raise LiteRTError(f"quantize={quantize!r}: use one of {', '.join(QUANTIZE)}")
+        path = zoo.resolve_model_path(model)
+    path = path.resolve()
+    return _load_cached(str(path), quantize, num_threads, zoo.file_stamp(path), str(cache_dir()))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, quantize: str, num_threads: int | None, stamp, cache: str) -> LiteRTModel:
+    source = pathlib.Path(path)
+    if source.suffix == ".tflite":
+        return LiteRTModel(source, num_threads)
+    return LiteRTModel(_converted(source, quantize, pathlib.Path(cache)), num_threads)
+
+
+def _converted(source: pathlib.Path, quantize: str, cache: pathlib.Path) -> pathlib.Path:
+    """The cached LiteRT folder of a Keras model folder or `.keras` file, made if missing."""
+    from segtf import zoo
+
+    key = _folder_key(source) if source.is_dir() else hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    target = cache / f"{zoo.load_info(source).name}-{key}-{quantize}"
+    if (target / TFLITE_FILE).is_file():
+        return target
+    keras_model, info = zoo.load_model_cached(source)
+    logger.info("converting %s to LiteRT (%s), once; cached in %s", info.name, quantize, target)
+    flatbuffer = convert(keras_model, quantize)
+    if not target.exists():  # else another process finished first
         write(target, flatbuffer, sidecar(info, split_model(keras_model)[1], quantize))
-    return LiteRTModel(target, num_threads)
+    return target

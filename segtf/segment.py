@@ -243,6 +243,9 @@ class Segmenter:
 
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime={runtime!r}: use one of {', '.join(RUNTIMES)}")
+        if quantize != "none" and runtime != "litert":
+            raise ValueError(f"quantize={quantize!r} applies to the LiteRT runtime: add "
+                             "--runtime litert (runtime='litert')")
         if litert.is_litert_path(model) or (runtime == "litert" and not _is_keras_model(model)):
             self.model = litert.load(model, quantize)
             self.info = self.model.info

@@ -17,7 +17,6 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import http.server
-import io
 import json
 import logging
 import threading
@@ -93,16 +92,6 @@ def parse_query(query: str) -> tuple[str, float | None]:
     return output, threshold
 
 
-def png(picture) -> bytes:
-    from PIL import Image
-
-    if not hasattr(picture, "save"):
-        picture = Image.fromarray(np.asarray(picture))
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def summary(result) -> dict:
     """The JSON answer: size, timing, confidence and the share of each class."""
     from segtf.viewer.legend import class_areas
@@ -122,16 +111,18 @@ def summary(result) -> dict:
 
 
 def render(result, output: str, threshold: float | None) -> Reply:
+    from segtf.viewer.compose import png_bytes
+
     if output == "json":
         return json_reply(200, summary(result))
     if output == "mask":
-        return Reply(200, "image/png", png(result.to_image(threshold)))
+        return Reply(200, "image/png", png_bytes(result.to_image(threshold)))
     if output == "overlay":
-        return Reply(200, "image/png", png(result.overlay()))
+        return Reply(200, "image/png", png_bytes(result.overlay()))
     if result.task != "foreground":
         raise RequestError(400, "output=cutout needs a foreground model; this one is semantic "
                                 "(use output=mask, overlay or json)")
-    return Reply(200, "image/png", png(result.cutout(threshold=threshold)))
+    return Reply(200, "image/png", png_bytes(result.cutout(threshold=threshold)))
 
 
 class SegmentService:

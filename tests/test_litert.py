@@ -15,6 +15,7 @@ import segtf.models
 from segtf import litert
 from segtf.cli import main
 from segtf.export import export_tflite
+from segtf.models.layers import side_size
 from segtf.zoo import ModelInfo, save_model_folder
 
 pytest.importorskip("ai_edge_litert", reason="LiteRT (pip install segtf[litert]) absent")
@@ -51,7 +52,7 @@ def test_split_model_leaves_the_resizes_outside(refiner_dir):
     network, side = litert.split_model(model)
     assert side == 48
     assert network.output.shape[-1] == 1
-    assert litert.working_size(96, 130, 48) == (35, 48)
+    assert side_size(96, 130, 48) == (35, 48)
 
 
 @pytest.mark.parametrize("fixture", ["tiny_model_dir", "refiner_dir"])

@@ -82,6 +82,11 @@ def test_imagenet_download_is_refused():
         models.build("deeplabv3plus_resnet50", backbone_weights="imagenet")
 
 
+def test_xception_imagenet_is_refused_offline_with_the_alternatives():
+    with pytest.raises(ValueError, match="no ImageNet weights exist offline for xception65"):
+        models.build("deeplabv3plus_xception65", backbone_weights="imagenet")
+
+
 @pytest.mark.parametrize("name", ["deeplabv3plus_lite", "pspnet_lite", "refiner_lite"])
 def test_config_round_trip(name):
     model = tiny(name, num_classes=1 if "refiner" in name else 3)

@@ -342,8 +342,6 @@ def make_segmenter(args: argparse.Namespace):
     import segtf
     from segtf.imageio import DEFAULT_MAX_PIXELS
 
-    if args.quantize != "none" and args.runtime != "litert":
-        raise ValueError("--quantize applies to --runtime litert: add --runtime litert")
     return segtf.Segmenter(
         args.model,
         tta=args.tta,
@@ -363,7 +361,7 @@ def check_cutout_classes(segmenter, kinds: list[str], finish: Finish) -> None:
 
 def run_pipe(args: argparse.Namespace, kinds: list[str], finish: Finish) -> int:
     """`segtf segment - -o -`: one image from stdin (or a file), one PNG to stdout."""
-    import io
+    from segtf.viewer.compose import png_bytes
 
 
     if args.out != "-" or len(args.inputs) != 1:
@@ -376,13 +374,6 @@ def run_pipe(args: argparse.Namespace, kinds: list[str], finish: Finish) -> int:
     segmenter = make_segmenter(args)
     check_cutout_classes(segmenter, kinds, finish)
     result = segmenter(source, tile=args.tile)
-    picture = finish.picture(result, kinds[0])
-    if not hasattr(picture, "save"):
-        from PIL import Image
-
-        picture = Image.fromarray(picture)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    sys.stdout.buffer.write(buffer.getvalue())
+    sys.stdout.buffer.write(png_bytes(finish.picture(result, kinds[0])))
     sys.stdout.buffer.flush()
     return 0

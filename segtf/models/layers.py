@@ -7,6 +7,7 @@ They use `keras.ops` only, so the models run on the TensorFlow and JAX backends.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 PACKAGE = "segtf"
@@ -181,6 +182,14 @@ class SobelGradient(keras.layers.Layer):
         return (image_shape[0], ref_shape[1], ref_shape[2], 1)
 
 
+def side_size(height: int, width: int, side: int) -> tuple[int, int]:
+    """(height, width) scaled so the longer side is `side`, in float32 and rounded half to
+    even, exactly as `ResizeToSide` computes it inside a graph from dynamic shapes."""
+    h, w = np.float32(height), np.float32(width)
+    scale = np.float32(side) / max(h, w)
+    return int(np.round(h * scale)), int(np.round(w * scale))
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ResizeToSide(keras.layers.Layer):
     """Resizes images so the longer side is `side` pixels, keeping the aspect ratio.
@@ -197,9 +206,8 @@ class ResizeToSide(keras.layers.Layer):
     def call(self, images):
         shape = ops.shape(images)
         if isinstance(shape[1], int) and isinstance(shape[2], int):
-            # Static sizes (JAX traces with known shapes): plain Python, no traced ints.
-            scale = self.side / max(shape[1], shape[2])
-            size = (round(shape[1] * scale), round(shape[2] * scale))
+            # Static sizes (JAX, eager calls): no traced ints, the graph branch's arithmetic.
+            size = side_size(shape[1], shape[2], self.side)
         else:
             h = ops.cast(shape[1], "float32")
             w = ops.cast(shape[2], "float32")

@@ -36,8 +36,10 @@ def backbone_features(images, config: ModelConfig) -> dict:
     if config.backbone in XCEPTION_VARIANTS:
         if config.backbone_weights:
             raise ValueError(
-                "backbone_weights is only supported for the resnet50 backbone; "
-                "load whole-model weights with model.load_weights instead"
+                f"backbone_weights={config.backbone_weights!r}: no ImageNet weights exist "
+                f"offline for {config.backbone} (it trains from scratch, as in the paper); "
+                "use an EfficientNet-Lite backbone (segtf[pretrained]) or a local ResNet50 "
+                "file, or load whole-model weights with model.load_weights"
             )
         x = Preprocess("xception", name="preprocess")(images)
         return xception_features(x, config.backbone, config.output_stride, config.width)

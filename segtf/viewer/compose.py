@@ -77,19 +77,24 @@ def hex_to_rgb(text: str) -> tuple[int, int, int]:
     return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))
 
 
-def png_bytes(array: np.ndarray, palette: Sequence[Sequence[int]] | None = None) -> bytes:
-    """PNG-encodes an image; with `palette`, an (H, W) label map becomes a palette PNG that
-    keeps the class indices as pixel values and shows the class colours in any viewer."""
-    array = np.asarray(array)
-    if palette is not None and array.ndim == 2 and array.max(initial=0) < 256:
-        image = Image.fromarray(array.astype(np.uint8), mode="P")
-        flat = [int(v) for colour in palette for v in colour][: 256 * 3]
-        image.putpalette(flat + [0] * (768 - len(flat)))
-    else:
-        image = Image.fromarray(array)
+def png_bytes(picture, palette: Sequence[Sequence[int]] | None = None) -> bytes:
+    """PNG-encodes an image (an array, or a PIL image as it is); with `palette`, an (H, W)
+    label map becomes a palette PNG that keeps the class indices as pixel values and shows
+    the class colours in any viewer."""
+    if not isinstance(picture, Image.Image):
+        picture = _to_pil(np.asarray(picture), palette)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False)
+    picture.save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
+
+
+def _to_pil(array: np.ndarray, palette) -> Image.Image:
+    if palette is None or array.ndim != 2 or array.max(initial=0) >= 256:
+        return Image.fromarray(array)
+    image = Image.fromarray(array.astype(np.uint8), mode="P")
+    flat = [int(v) for colour in palette for v in colour][: 256 * 3]
+    image.putpalette(flat + [0] * (768 - len(flat)))
+    return image
 
 
 @dataclass
