@@ -3,7 +3,7 @@ images, with the same metric and resizing rules, in one run; prints a table.
 
     python benchmarks/bench_accuracy.py                       # every zoo model and peer
     python benchmarks/bench_accuracy.py --limit 20            # quick look: 20 images a set
-    python benchmarks/bench_accuracy.py --models models/foreground_refiner_efficientnet_lite0
+    python benchmarks/bench_accuracy.py --models models/foreground_refiner_efficientnet_lite2
 
 Metric, as in `../shared/peers/README.md`: foreground sets, the mean over images of
 foreground IoU at threshold 0.5 (Oxford pet: trimap 3, the boundary, ignored); CamVid, mIoU

@@ -26,7 +26,7 @@ from segtf.resources import resource_path
 logger = logging.getLogger(__name__)
 
 ZOO_DIR = pathlib.Path(os.environ.get("SEGTF_ZOO") or resource_path("models"))
-DEFAULT_MODEL = "foreground_refiner_efficientnet_lite0"
+DEFAULT_MODEL = "foreground_refiner_efficientnet_lite2"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 CARD_FILE = "MODEL_CARD.md"

@@ -19,7 +19,7 @@ from segtf.viewer.compose import checkerboard, composite
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "docs" / "images"
-FOREGROUND_MODEL = "foreground_refiner_efficientnet_lite0"
+FOREGROUND_MODEL = "foreground_refiner_efficientnet_lite2"
 CAMVID_MODEL = "camvid_deeplabv3plus_efficientnet_lite0"
 
 
