@@ -38,6 +38,10 @@ FORMAT = "segtf-litert/1"
 INPUT_NAME = "images"
 OUTPUT_NAME = "logits"
 CALIBRATION_COUNT = 32  # images for int8 calibration (the converter's own default is 100)
+# Left in float in int8 files: the pyramid pooling's bin weights are divided by bin counts
+# computed from the input size, and an int8 count can round to zero at sizes calibration did
+# not see ("div.cc: data[i] != zero_point" at run time).
+FLOAT_OPS = ("DIV",)
 INSTALL_HINT = 'install LiteRT with `pip install "segtf[litert]"` (package ai-edge-litert)'
 
 
@@ -152,6 +156,15 @@ def convert(model, quantize: str = "none", calibration=()) -> bytes:
                 [to_working_size(np.asarray(rgb, np.float32)[None], resize)]
                 for rgb in calibration
             )
+            # Ops kept in float through TFLite's selective quantisation (see FLOAT_OPS).
+            options = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(FLOAT_OPS))
+            with _quietly():
+                debugger = tf.lite.experimental.QuantizationDebugger(
+                    converter=converter,
+                    debug_dataset=converter.representative_dataset,
+                    debug_options=options,
+                )
+                return debugger.get_nondebug_quantized_model()
         with _quietly():
             return converter.convert()
 

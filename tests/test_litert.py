@@ -91,6 +91,23 @@ def test_quantised_files_stay_close(refiner_dir, tmp_path):
     assert sizes["int8"] < sizes["float16"] < sizes["none"]
 
 
+def test_int8_runs_at_sizes_calibration_never_saw(tmp_path):
+    """The pyramid pooling divides by bin counts that depend on the input size; in int8 a
+    count could round to zero on wide photos (`div.cc: data[i] != zero_point`, found by
+    bench_runtimes on the default model): those divisions stay float."""
+    config = segtf.models.get_config("refiner_lite", width=0.125, head_filters=16,
+                                     working_side=320, input_size=(240, 320))
+    model = segtf.models.build_from_config(config)
+    info = ModelInfo(name="tiny_fg320", model=config, class_names=("foreground",))
+    calibration = [_photo(240, 320, seed=s) for s in range(4)]
+    path = export_tflite(model, tmp_path, info=info, quantize="int8", calibration=calibration)
+    lite = segtf.Segmenter(path)
+    for height, width in ((100, 320), (50, 400), (320, 90), (97, 61)):
+        image = _photo(height, width, seed=height)
+        error = np.abs(lite.segment(image).alpha - segtf.segment(image, model).alpha).mean()
+        assert error < 0.1, (height, width, error)
+
+
 def _write_photos(folder, count=3):
     folder.mkdir(parents=True)
     for i in range(count):
