@@ -65,12 +65,42 @@ def _logits(model: keras.Model, images: tf.Tensor) -> tf.Tensor:
     return out["logits"] if isinstance(out, dict) else out
 
 
-def make_tensor_fn(model: keras.Model, task: str):
+def make_logits_fn(model: keras.Model):
+    """uint8 images (B, H, W, 3) to float32 logits at their size, as one graph function that
+    every signature calls, so the SavedModel holds one copy of the network, not four.
+
+    Where the model starts by resizing to a working side, the uint8 photo is resized here and
+    only the network runs inside: the model's own first layer would cast the full photo to
+    float32 first (144 MB for 12 Mpx). The operations are the layers' own (antialiased
+    bilinear down, bilinear up)."""
+    from segtf.models.layers import working_size
+    from segtf.models.split import NotSplittable, split_model
+
+    spec = [tf.TensorSpec([None, None, None, 3], tf.uint8)]
+    try:
+        network, side = split_model(model)
+    except NotSplittable:
+        side = 0
+    if not side:
+        return tf.function(lambda images: _logits(model, images), input_signature=spec,
+                           autograph=False)
+
+    @tf.function(input_signature=spec, autograph=False)
+    def logits(images):
+        size = tf.shape(images)[1:3]
+        small = tf.image.resize(images, working_size(tf.shape(images), side), antialias=True)
+        out = tf.cast(_logits(network, small), tf.float32)
+        return tf.image.resize(out, size, method="bilinear")
+
+    return logits
+
+
+def make_tensor_fn(logits_fn, task: str):
     """`serving_image_tensor`: uint8 RGB batch (one size per batch) to the named outputs."""
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, INPUT_NAME)])
     def serve_image_tensor(images):
-        outputs = _postprocess(_logits(model, images), task)
+        outputs = _postprocess(logits_fn(images), task)
         shape = tf.shape(images)
         outputs["image_size"] = tf.tile(shape[None, 1:3], [shape[0], 1])
         return outputs
@@ -124,9 +154,8 @@ def _decode(encoded: tf.Tensor) -> tf.Tensor:
     return image
 
 
-def make_bytes_fn(model: keras.Model, task: str):
+def make_bytes_fn(logits_fn, task: str, channels: int):
     """`serving_default`: encoded images, each decoded and segmented at its own size."""
-    channels = _output_channels(model)
     names = ["labels", "probabilities"] + (["alpha"] if task == "foreground" else [])
     dtypes = [tf.int32 if name == "labels" else tf.float32 for name in names]
 
@@ -135,7 +164,7 @@ def make_bytes_fn(model: keras.Model, task: str):
         count, decoded, sizes, (height, width) = _decode_batch(images)
 
         def body(i, arrays):
-            outputs = _postprocess(_logits(model, decoded.read(i)[None]), task)
+            outputs = _postprocess(logits_fn(decoded.read(i)[None]), task)
             padded = [
                 _pad_to(outputs[name][0], height, width, -1 if name == "labels" else 0)
                 for name in names
@@ -161,7 +190,7 @@ def _mask_uint8(outputs: dict, task: str) -> tf.Tensor:
     return tf.cast(outputs["labels"][0], tf.uint8)  # a semantic export has at most 256 classes
 
 
-def make_small_fn(model: keras.Model, task: str, as_png: bool):
+def make_small_fn(logits_fn, task: str, as_png: bool):
     """`serving_labels` / `serving_png`: encoded images in, only the mask out, as uint8 label
     maps padded like `serving_default` (`labels`) or one PNG per image (`mask_png_bytes`,
     which TF Serving's REST API returns base64-encoded). A 480x360 answer is a few KB as PNG,
@@ -173,7 +202,7 @@ def make_small_fn(model: keras.Model, task: str, as_png: bool):
         count, decoded, sizes, (height, width) = _decode_batch(images)
 
         def body(i, array):
-            mask = _mask_uint8(_postprocess(_logits(model, decoded.read(i)[None]), task), task)
+            mask = _mask_uint8(_postprocess(logits_fn(decoded.read(i)[None]), task), task)
             value = tf.io.encode_png(mask[..., None]) if as_png else _pad_to(mask, height, width, 0)
             return i + 1, array.write(i, value)
 
@@ -285,22 +314,27 @@ def export_saved_model(
     """
     model, info = _resolve(model, info)
     target = _version_dir(out, _safe_name(name or info.name), version)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
+    logits_fn = make_logits_fn(model)
     endpoints = {
-        DEFAULT_SIGNATURE: make_bytes_fn(model, info.task),
-        TENSOR_SIGNATURE: make_tensor_fn(model, info.task),
-        LABELS_SIGNATURE: make_small_fn(model, info.task, as_png=False),
-        PNG_SIGNATURE: make_small_fn(model, info.task, as_png=True),
+        DEFAULT_SIGNATURE: make_bytes_fn(logits_fn, info.task, _output_channels(model)),
+        TENSOR_SIGNATURE: make_tensor_fn(logits_fn, info.task),
+        LABELS_SIGNATURE: make_small_fn(logits_fn, info.task, as_png=False),
+        PNG_SIGNATURE: make_small_fn(logits_fn, info.task, as_png=True),
     }
-    for signature, fn in endpoints.items():
-        fn.get_concrete_function()
-        archive.add_endpoint(signature, fn)
+    signatures = {name: fn.get_concrete_function() for name, fn in endpoints.items()}
+    # Only the variables and the signatures are saved. keras.export.ExportArchive also saves
+    # its endpoints as tf.function attributes, which tf.saved_model.save traces a second time
+    # (another copy of every graph: +100 MB when TF Serving or Python loads the export).
+    # The tf.Variables the graphs capture (what ExportArchive tracks too; Keras variables
+    # themselves are not restorable by TF1-style loaders such as saved_model_cli).
+    captured = {id(v): v for fn in signatures.values() for v in fn.variables}
+    root = tf.Module()
+    root.model_variables = list(captured.values())
     target.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target and renamed: TF Serving must never see half a version.
     tmp = temporary_sibling(target, directory=True)
     try:
-        archive.write_out(str(tmp / "model"), verbose=False)
+        tf.saved_model.save(root, str(tmp / "model"), signatures=signatures)
         _write_assets_extra(tmp / "model", info)
         _write_warmup_requests(tmp / "model", name or info.name)
         os.replace(tmp / "model", target)

@@ -65,26 +65,17 @@ class LiteRTError(ValueError):
 
 
 def split_model(model):
-    """`(network, working_side)`: the Keras model LiteRT runs, and the side the input is
-    resized to before it (0: none)."""
-    import keras
+    """`(network, working_side)` of `segtf.models.split.split_model`, or a LiteRTError."""
+    from segtf.models.split import NotSplittable
+    from segtf.models.split import split_model as split
 
-    from segtf.models.layers import ResizeLike, ResizeToSide
-
-    output = model.outputs[0] if len(model.outputs) == 1 else model.output["logits"]
-    last = next(layer for layer in model.layers if layer.output is output)
-    source = model.inputs[0]
-    first = next((layer for layer in model.layers if isinstance(layer, ResizeToSide)), None)
-    start = first.output if first is not None else source
-    end = last.input[0] if isinstance(last, ResizeLike) else output
     try:
-        network = keras.Model(start, end, name=f"{model.name}_litert")
-    except ValueError as err:
+        return split(model)
+    except NotSplittable as err:
         raise LiteRTError(
-            f"model {model.name!r}: its network reads the full-size input, so it cannot run "
-            "on LiteRT with the resizes outside; use runtime='tensorflow'"
+            f"{err}, so it cannot run on LiteRT with the resizes outside; "
+            "use runtime='tensorflow'"
         ) from err
-    return network, (first.side if first is not None else 0)
 
 
 def to_working_size(images: np.ndarray, resize) -> np.ndarray:

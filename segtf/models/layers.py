@@ -190,6 +190,17 @@ def side_size(height: int, width: int, side: int) -> tuple[int, int]:
     return int(np.round(h * scale)), int(np.round(w * scale))
 
 
+def working_size(shape, side: int):
+    """`(height, width)` that `ResizeToSide(side)` resizes a `shape` (B, H, W, C) batch to:
+    Python ints for static shapes (JAX, eager calls), int32 tensors inside a graph."""
+    if isinstance(shape[1], int) and isinstance(shape[2], int):
+        return side_size(shape[1], shape[2], side)
+    h = ops.cast(shape[1], "float32")
+    w = ops.cast(shape[2], "float32")
+    scale = side / ops.maximum(h, w)
+    return ops.cast(ops.round(h * scale), "int32"), ops.cast(ops.round(w * scale), "int32")
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ResizeToSide(keras.layers.Layer):
     """Resizes images so the longer side is `side` pixels, keeping the aspect ratio.
@@ -204,20 +215,11 @@ class ResizeToSide(keras.layers.Layer):
         self.side = int(side)
 
     def call(self, images):
-        shape = ops.shape(images)
-        if isinstance(shape[1], int) and isinstance(shape[2], int):
-            # Static sizes (JAX, eager calls): no traced ints, the graph branch's arithmetic.
-            size = side_size(shape[1], shape[2], self.side)
-        else:
-            h = ops.cast(shape[1], "float32")
-            w = ops.cast(shape[2], "float32")
-            scale = self.side / ops.maximum(h, w)
-            size = (
-                ops.cast(ops.round(h * scale), "int32"),
-                ops.cast(ops.round(w * scale), "int32"),
-            )
         return ops.image.resize(
-            ops.cast(images, self.compute_dtype), size, interpolation="bilinear", antialias=True
+            ops.cast(images, self.compute_dtype),
+            working_size(ops.shape(images), self.side),
+            interpolation="bilinear",
+            antialias=True,
         )
 
     def compute_output_shape(self, input_shape):

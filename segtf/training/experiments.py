@@ -28,10 +28,11 @@ EXPERIMENTS: dict[str, TrainConfig] = {
         train_data=str(SHARED_DATA / "camvid" / "train.txt"),
         val_data=str(SHARED_DATA / "camvid" / "val.txt"),
         init_from="imagenet",
-        crop_size=(288, 384),
-        scale_range=(0.75, 1.75),
+        # Full-size crops: the 4th leg of the first zoo model gained 0.02 mIoU from them.
+        crop_size=(352, 480),
+        scale_range=(0.75, 1.5),
         batch_size=8,
-        epochs=16,
+        epochs=50,  # ~5 h on 2 cores: run with --time-budget, continue with --resume
         optimizer="adamw",
         learning_rate=1e-3,
         end_learning_rate=1e-5,
