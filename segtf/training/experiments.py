@@ -146,6 +146,16 @@ EXPERIMENTS["foreground_refiner_efficientnet_lite2"] = dataclasses.replace(
     epochs=10,
     out_dir="runs/foreground_refiner_efficientnet_lite2",
 )
+# The baseline that shows what the refiner adds (boundary IoU): DeepLabV3+ on the same
+# ImageNet backbone, data, working size, loss and budget, without the refiner's stages.
+EXPERIMENTS["foreground_deeplabv3plus_efficientnet_lite2"] = dataclasses.replace(
+    EXPERIMENTS["foreground_refiner_efficientnet_lite2"],
+    experiment="foreground_deeplabv3plus_efficientnet_lite2",
+    model="deeplabv3plus_efficientnet_lite2",
+    model_overrides={"working_side": 320, "num_classes": 1, "task": "foreground"},
+    aux_losses={},
+    out_dir="runs/foreground_deeplabv3plus_efficientnet_lite2",
+)
 
 def list_experiments() -> list[str]:
     return sorted(EXPERIMENTS)
