@@ -168,22 +168,35 @@ def mean_iou(cm: np.ndarray) -> float:
 
 def score(runner, valset: ValSet, limit: int | None) -> tuple[float, float]:
     """(accuracy, median ms per image) of `runner` on `valset`."""
+    return score_together([runner], valset, limit)[0]
+
+
+def score_together(runners: list, valset: ValSet, limit: int | None) -> list[tuple[float, float]]:
+    """(accuracy, median ms per image) of each runner on `valset`, the runners taking turns on
+    each image, so a change in the machine's load falls on all of them alike."""
     pairs = valset.pairs[:limit] if limit else valset.pairs
-    runner(read_rgb(pairs[0][0]), valset)  # warm-up: tracing / allocation
-    times, ious = [], []
-    cm = np.zeros((CAMVID_CLASSES, CAMVID_CLASSES + 1), np.int64)
+    first = read_rgb(pairs[0][0])
+    for runner in runners:
+        runner(first, valset)  # warm-up: tracing / allocation
+    times = [[] for _ in runners]
+    ious = [[] for _ in runners]
+    cms = [np.zeros((CAMVID_CLASSES, CAMVID_CLASSES + 1), np.int64) for _ in runners]
     for image_path, mask_path in pairs:
         rgb = read_rgb(image_path)
         truth, valid = read_truth(valset, mask_path)
-        start = time.perf_counter()
-        pred = runner(rgb, valset)
-        times.append(time.perf_counter() - start)
-        if valset.task == "semantic":
-            cm += confusion(pred, truth, valid)
-        else:
-            ious.append(foreground_iou(pred, truth, valid))
-    accuracy = mean_iou(cm) if valset.task == "semantic" else float(np.mean(ious))
-    return accuracy, 1000 * statistics.median(times)
+        for i, runner in enumerate(runners):
+            start = time.perf_counter()
+            pred = runner(rgb, valset)
+            times[i].append(time.perf_counter() - start)
+            if valset.task == "semantic":
+                cms[i] += confusion(pred, truth, valid)
+            else:
+                ious[i].append(foreground_iou(pred, truth, valid))
+    return [
+        (mean_iou(cms[i]) if valset.task == "semantic" else float(np.mean(ious[i])),
+         1000 * statistics.median(times[i]))
+        for i in range(len(runners))
+    ]
 
 
 def runners(models: list[str] | None, with_peers: bool):

@@ -7,7 +7,8 @@ int8, beside the free peers in `../shared/peers`, on the same val images in one 
 
 Accuracy and time are measured as in `bench_accuracy.py` (its val sets, metric and timing:
 median ms per val image through `segtf.Segmenter` at single scale, batch 1, decoding
-excluded, the model's own resizes included). int8 files are calibrated on 32 training
+excluded, the model's own resizes included), with every runtime and peer taking turns on
+each image, so changes in the machine's load fall on all of them alike. int8 files are calibrated on 32 training
 images of the model's data (CamVid train, or the horse / person / pet train sets), never on
 val. The last lines check the issue's goals from the measured numbers: LiteRT int8 at least
 3x faster than TF float32 with at most 0.01 lost, and the foreground model within 2x of
@@ -29,7 +30,7 @@ from bench_accuracy import (  # noqa: E402
     base_parser,
     camvid_set,
     foreground_set,
-    score,
+    score_together,
     shared_data_missing,
 )
 
@@ -80,6 +81,13 @@ class RuntimeRunner(SegtfRunner):
         self.runtime = runtime
 
 
+def runtime_of(runner) -> str:
+    """segtf runtimes by name; peers as published (e.g. litert-uint8)."""
+    if isinstance(runner, RuntimeRunner):
+        return runner.runtime
+    return "litert-" + str(runner.input["dtype"].__name__)
+
+
 def main(argv=None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--runtimes", nargs="*", default=list(RUNTIMES), choices=RUNTIMES)
@@ -93,32 +101,33 @@ def main(argv=None) -> int:
 
     valsets = [foreground_set(n) for n in VOC_CLASSES] + [camvid_set()]
     results = {}  # (model, runtime, valset) -> (accuracy, ms)
-    print("| model | runtime | val set | images | fg IoU / mIoU | ms per image | time vs TF |")
+    print("| model | runtime | val set | images | fg IoU / mIoU | ms per image | speed vs TF |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
 
     def row(name, runtime, valset, accuracy, ms):
         results[name, runtime, valset.name] = (accuracy, ms)
         base = results.get((name, "tf", valset.name))
-        ratio = f"{base[1] / ms:.2f}x faster" if base and runtime != "tf" else "-"
+        ratio = f"{base[1] / ms:.2f}x" if base and runtime != "tf" else "-"
         count = min(len(valset.pairs), args.limit or len(valset.pairs))
         metric = "mIoU" if valset.task == "semantic" else "fg IoU"
         print(f"| {name} | {runtime} | {valset.name} | {count} | {metric} {accuracy:.3f} "
               f"| {ms:.0f} | {ratio} |", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
-        for model in args.models if args.models is not None else zoo.list_zoo():
-            for runtime in args.runtimes:
-                runner = RuntimeRunner(model, runtime, pathlib.Path(tmp) / model.replace("/", "_"))
-                for valset in valsets:
-                    if runner.handles(valset):
-                        row(runner.name, runtime, valset, *score(runner, valset, args.limit))
-    if not args.no_peers and (SHARED / "peers").is_dir():
-        for path in sorted((SHARED / "peers").glob("*.tflite")):
-            runner = PeerRunner(path)
-            kind = "litert-" + str(runner.input["dtype"].__name__)  # as published
-            for valset in valsets:
-                if runner.handles(valset):
-                    row(runner.name, kind, valset, *score(runner, valset, args.limit))
+        runners = [
+            RuntimeRunner(model, runtime, pathlib.Path(tmp) / model.replace("/", "_"))
+            for model in (args.models if args.models is not None else zoo.list_zoo())
+            for runtime in args.runtimes
+        ]
+        if not args.no_peers and (SHARED / "peers").is_dir():
+            runners += [PeerRunner(path) for path in sorted((SHARED / "peers").glob("*.tflite"))]
+        for valset in valsets:
+            # Every runtime and peer in turns on each image (see score_together).
+            taking_part = [runner for runner in runners if runner.handles(valset)]
+            for runner, result in zip(
+                taking_part, score_together(taking_part, valset, args.limit), strict=True
+            ):
+                row(runner.name, runtime_of(runner), valset, *result)
     print_goals(results)
     return 0
 
