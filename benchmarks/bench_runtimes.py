@@ -8,11 +8,13 @@ int8, beside the free peers in `../shared/peers`, on the same val images in one 
 Accuracy and time are measured as in `bench_accuracy.py` (its val sets, metric and timing:
 median ms per val image through `segtf.Segmenter` at single scale, batch 1, decoding
 excluded, the model's own resizes included), with every runtime and peer taking turns on
-each image, so changes in the machine's load fall on all of them alike. int8 files are calibrated on 32 training
-images of the model's data (CamVid train, or the horse / person / pet train sets), never on
-val. The last lines check the issue's goals from the measured numbers: LiteRT int8 at least
-3x faster than TF float32 with at most 0.01 lost, and the foreground model within 2x of
-`selfie_segmentation`'s time on the person set while more accurate.
+each image, so changes in the machine's load fall on all of them alike. int8 files are
+calibrated on 32 training images of the model's data (CamVid train, or the horse / person /
+pet train sets), never on val. `litert-int8-fixed` is the int8 file exported with
+`--input-size` (see `fixed_size`). The last lines check the issue's goals from the measured
+numbers: LiteRT int8 at least 3x faster than TF float32 with at most 0.01 lost, and the
+foreground model within 2x of `selfie_segmentation`'s time on the person set while more
+accurate.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from bench_accuracy import (  # noqa: E402
     shared_data_missing,
 )
 
-RUNTIMES = ("tf", "litert-float32", "litert-float16", "litert-int8")
+RUNTIMES = ("tf", "litert-float32", "litert-float16", "litert-int8", "litert-int8-fixed")
+CAMVID_FRAME = (360, 480)  # every CamVid frame's size
 CALIBRATION_COUNT = 32
 
 
@@ -74,11 +77,22 @@ class RuntimeRunner(SegtfRunner):
             keras_model, info = segtf.load_model(model)
             calibration = calibration_images(info.dataset) if quantize == "int8" else ()
             path = export_tflite(keras_model, workdir / runtime, info=info, quantize=quantize,
-                                 calibration=calibration)
+                                 calibration=calibration, input_size=fixed_size(runtime, info))
             self.segmenter = segtf.Segmenter(path)
             self.name = self.segmenter.info.name
             self.task = self.segmenter.task
         self.runtime = runtime
+
+
+def fixed_size(runtime: str, info):
+    """`-fixed` runtimes: the file fixed to CamVid's frame size, or for foreground models to
+    a square working size (every photo squashed to it, as the selfie peers do at 256 x 256)."""
+    if not runtime.endswith("-fixed"):
+        return None
+    if info.task == "semantic":
+        return CAMVID_FRAME
+    side = info.model.working_side or max(info.model.input_size)
+    return (side, side)
 
 
 def runtime_of(runner) -> str:
@@ -138,12 +152,12 @@ def print_goals(results: dict) -> None:
     models = sorted({m for m, r, _ in results if r == "tf"})
     for model in models:
         for (m, runtime, valset), (accuracy, ms) in sorted(results.items()):
-            if m != model or runtime != "litert-int8":
+            if m != model or not runtime.startswith("litert-int8"):
                 continue
             base_accuracy, base_ms = results[model, "tf", valset]
             speed, loss = base_ms / ms, base_accuracy - accuracy
             verdict = "met" if speed >= 3 and loss <= 0.01 else "NOT met"
-            print(f"- {model} on {valset}: LiteRT int8 {speed:.2f}x TF float32's speed, "
+            print(f"- {model} on {valset}: {runtime} {speed:.2f}x TF float32's speed, "
                   f"accuracy {loss:+.3f} lost (goal >= 3x, <= 0.01): {verdict}")
     selfie = results.get(("selfie_segmentation", "litert-float32", "ccp_person"))
     if selfie:

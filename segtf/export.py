@@ -380,20 +380,26 @@ def export_tflite(
     quantize: str = "none",
     calibration=(),
     info=None,
+    input_size=None,
 ) -> pathlib.Path:
     """Writes `out/<name>/<version>/model.tflite` and `segtf.json` for LiteRT.
 
     The file holds the model's network, built from TFLite builtins only (so `ai-edge-litert`
-    runs it on XNNPACK), any input size; see `segtf.litert` for its input and output.
+    runs it on XNNPACK); see `segtf.litert` for its input and output.
     `quantize`: "none" (float32), "float16", or "int8" calibrated on `calibration` (RGB arrays
     of the model's training images, e.g. `segtf.litert.read_calibration(folder)`).
+    `input_size`: (height, width) of the photos the file is for (a camera's frames): the
+    network is then fixed to their working size, which lets LiteRT run every layer on
+    XNNPACK (faster); photos of other sizes are resized to it and back. None: any size.
     """
     from segtf import litert
 
     model, info = _resolve(model, info)
     target = _version_dir(out, _safe_name(name or info.name), version)
-    flatbuffer = litert.convert(model, quantize, calibration)
-    path = litert.write(target, flatbuffer, litert.sidecar(info, litert.split_model(model)[1], quantize))
+    side = litert.split_model(model)[1]
+    network_size = litert.network_size_for(input_size, side) if input_size else None
+    flatbuffer = litert.convert(model, quantize, calibration, network_size)
+    path = litert.write(target, flatbuffer, litert.sidecar(info, side, quantize, network_size))
     logger.info("exported %s (LiteRT, %s) to %s", info.name, quantize, target)
     return path
 
@@ -419,14 +425,16 @@ def export(
     name: str | None = None,
     quantize: str = "none",
     calibration=(),
+    input_size=None,
 ) -> pathlib.Path:
     """`export_saved_model` or `export_tflite`, by `fmt`."""
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt == "tflite":
-        return export_tflite(
-            model, out, version=version, name=name, quantize=quantize, calibration=calibration
-        )
+        return export_tflite(model, out, version=version, name=name, quantize=quantize,
+                             calibration=calibration, input_size=input_size)
     if quantize != "none":
         raise ValueError("--quantize applies to --format tflite only")
+    if input_size:
+        raise ValueError("--input-size applies to --format tflite only")
     return export_saved_model(model, out, version=version, name=name)

@@ -95,20 +95,39 @@ def resize_layer(side: int):
     return ResizeToSide(side) if side else None
 
 
+def network_size_for(image_size, working_side: int) -> tuple[int, int]:
+    """The network's input size for photos of `image_size` (h, w): their working size."""
+    from segtf.models.layers import side_size
+
+    height, width = (int(v) for v in image_size)
+    return side_size(height, width, working_side) if working_side else (height, width)
+
+
+def to_network_size(x: np.ndarray, size) -> np.ndarray:
+    """A working-size batch resized to a fixed-size file's input (as it is when `size` is None
+    or already matches), with the working-size resize's own operation."""
+    from keras import ops
+
+    if size is None or tuple(x.shape[1:3]) == tuple(size):
+        return x
+    resized = ops.image.resize(x, tuple(size), interpolation="bilinear", antialias=True)
+    return np.asarray(ops.convert_to_numpy(resized), np.float32)
+
+
 # --- conversion ------------------------------------------------------------------------------
 
 
-def _network_fn(network):
+def _network_fn(network, shape=(None, None)):
     import tensorflow as tf
 
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, INPUT_NAME)])
+    @tf.function(input_signature=[tf.TensorSpec([1, *shape, 3], tf.float32, INPUT_NAME)])
     def serve(images):
         return {OUTPUT_NAME: tf.cast(network(images, training=False), tf.float32)}
 
     return serve
 
 
-def convert(model, quantize: str = "none", calibration=()) -> bytes:
+def convert(model, quantize: str = "none", calibration=(), network_size=None) -> bytes:
     """The `.tflite` flatbuffer of `model`'s network.
 
     Args:
@@ -117,6 +136,8 @@ def convert(model, quantize: str = "none", calibration=()) -> bytes:
             range weights and activations calibrated on `calibration`; float32 in and out).
         calibration: RGB uint8 arrays (H, W, 3), a sample of the model's training images;
             required for int8.
+        network_size: (h, w) of the network's input for a fixed-size file (see
+            `network_size_for`), or None for any size.
     """
     import keras
     import tensorflow as tf
@@ -132,7 +153,7 @@ def convert(model, quantize: str = "none", calibration=()) -> bytes:
     network, side = split_model(model)
     archive = keras.export.ExportArchive()
     archive.track(network)
-    archive.add_endpoint("serving_default", _network_fn(network))
+    archive.add_endpoint("serving_default", _network_fn(network, network_size or (None, None)))
     with tempfile.TemporaryDirectory() as tmp:
         archive.write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, ["serving_default"])
@@ -144,7 +165,8 @@ def convert(model, quantize: str = "none", calibration=()) -> bytes:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             resize = resize_layer(side)
             converter.representative_dataset = lambda: (
-                [to_working_size(np.asarray(rgb, np.float32)[None], resize)]
+                [to_network_size(to_working_size(np.asarray(rgb, np.float32)[None], resize),
+                                 network_size)]
                 for rgb in calibration
             )
             # Ops kept in float through TFLite's selective quantisation (see FLOAT_OPS).
@@ -184,11 +206,13 @@ def read_calibration(path: str | os.PathLike, count: int = CALIBRATION_COUNT) ->
     return images
 
 
-def sidecar(info, working_side: int, quantize: str) -> dict:
+def sidecar(info, working_side: int, quantize: str, network_size=None) -> dict:
     return {
         "format": FORMAT,
         "quantize": quantize,
         "working_side": int(working_side),
+        # Fixed-size files: the network's (h, w); other sizes are resized to it and back.
+        "network_size": list(network_size) if network_size else None,
         "input": f"{INPUT_NAME}: float32 [1, H, W, 3], RGB 0..255, resized first so the longer "
         "side is working_side (antialiased bilinear) when working_side > 0",
         "output": f"{OUTPUT_NAME}: float32 [1, h, w, C]; resize (bilinear) to the input size, "
@@ -246,6 +270,8 @@ class LiteRTModel:
             self.info = ModelInfo.from_dict(meta["info"])
             self.working_side = int(meta["working_side"])
             self.quantize = str(meta["quantize"])
+            size = meta.get("network_size")
+            self.network_size = (int(size[0]), int(size[1])) if size else None
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise LiteRTError(
                 f"{meta_path}: missing or not a segtf LiteRT sidecar ({err}); export the model "
@@ -286,7 +312,7 @@ class LiteRTModel:
 
         x = np.ascontiguousarray(ops.convert_to_numpy(images), np.float32)
         height, width = x.shape[1:3]
-        logits = self._invoke(to_working_size(x, self._resize))
+        logits = self._invoke(to_network_size(to_working_size(x, self._resize), self.network_size))
         if logits.shape[1:3] != (height, width):
             logits = ops.image.resize(logits, (height, width), interpolation="bilinear")
         return logits

@@ -108,6 +108,33 @@ def test_int8_runs_at_sizes_calibration_never_saw(tmp_path):
         assert error < 0.1, (height, width, error)
 
 
+def test_a_fixed_size_file_gives_the_tensorflow_pixels_at_its_size(refiner_dir, tmp_path):
+    """--input-size fixes the network to the photos' working size (every layer on XNNPACK);
+    at that size the pixels are the TensorFlow path's, other sizes are resized to it."""
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    keras.utils.set_random_seed(3)  # weights whose alpha varies over the photo (checked below)
+    config = segtf.models.get_config(
+        "refiner_lite", width=0.125, head_filters=16, working_side=48, input_size=(48, 64)
+    )
+    model = segtf.models.build_from_config(config)
+    info = ModelInfo(name="tiny_fg", model=config, class_names=("foreground",))
+    path = export_tflite(model, tmp_path, info=info, input_size=(60, 80))
+    meta = json.loads((path.parent / "segtf.json").read_text())
+    assert meta["network_size"] == [36, 48]  # the working size of 60 x 80 at side 48
+    assert Interpreter(model_path=str(path)).get_input_details()[0]["shape"].tolist() == [
+        1, 36, 48, 3]
+    lite = segtf.Segmenter(path)
+    for height, width in ((60, 80), (120, 160)):  # both have the working size 36 x 48
+        image = _photo(height, width, seed=height)
+        expected = segtf.segment(image, model).alpha
+        assert expected.std() > 1e-3  # not a constant answer that any file would match
+        np.testing.assert_allclose(lite.segment(image).alpha, expected, atol=1e-4)
+    other = lite.segment(_photo(50, 90, seed=5)).alpha  # resized to 36 x 48 and back
+    assert other.shape == (50, 90) and 0 <= other.min() <= other.max() <= 1
+
+
 def _write_photos(folder, count=3):
     folder.mkdir(parents=True)
     for i in range(count):
@@ -142,6 +169,10 @@ def test_cli_exports_int8_and_segments_with_it(refiner_dir, tmp_path, capsys):
          "--quantize applies to --format tflite only"),
         (["export", "{model}", "--format", "tflite", "--quantize", "int8", "--calibration",
           "{tmp}/nowhere", "--out", "{tmp}/x"], "nowhere: not a folder"),
+        (["export", "{model}", "--input-size", "360", "480", "--out", "{tmp}/x"],
+         "--input-size applies to --format tflite only"),
+        (["export", "{model}", "--format", "tflite", "--input-size", "0", "480", "--out",
+          "{tmp}/x"], "give a positive height and width"),
         (["segment", "{photo}", "--quantize", "float16", "--out", "{tmp}/o", "--model",
           "{model}"], "add --runtime litert"),
         (["segment", "{photo}", "--runtime", "litert", "--out", "{tmp}/o", "--model",

@@ -55,6 +55,15 @@ def register(subparsers) -> None:
         default=32,
         help="images read from --calibration (32)",
     )
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("HEIGHT", "WIDTH"),
+        help="tflite only: fix the file to photos of this size (a camera's frames), so every "
+        "layer runs on LiteRT's fast kernels; other sizes are resized to it and back",
+    )
     parser.set_defaults(func=run)
 
 
@@ -65,6 +74,11 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(args.out, "--out")  # before tracing the model
     if args.quantize != "none" and args.fmt != "tflite":
         raise ValueError("--quantize applies to --format tflite only: add --format tflite")
+    if args.input_size and args.fmt != "tflite":
+        raise ValueError("--input-size applies to --format tflite only: add --format tflite")
+    if args.input_size and min(args.input_size) < 1:
+        raise ValueError(f"--input-size {args.input_size[0]} {args.input_size[1]}: give a "
+                         "positive height and width, e.g. --input-size 360 480")
     if (args.quantize == "int8") != bool(args.calibration):
         raise ValueError(
             "--quantize int8 needs --calibration DIR (a folder of the model's training images)"
@@ -84,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         quantize=args.quantize,
         calibration=calibration,
+        input_size=args.input_size,
     )
     print(f"exported to {path}")
     return 0
