@@ -74,7 +74,7 @@ def make_logits_fn(model: keras.Model):
     float32 first (144 MB for 12 Mpx). The operations are the layers' own (antialiased
     bilinear down, bilinear up)."""
     from segtf.models.layers import working_size
-    from segtf.models.split import NotSplittable, split_model
+    from segtf.models.split import NotSplittable, split_model, working_square
 
     spec = [tf.TensorSpec([None, None, None, 3], tf.uint8)]
     try:
@@ -84,11 +84,13 @@ def make_logits_fn(model: keras.Model):
     if not side:
         return tf.function(lambda images: _logits(model, images), input_signature=spec,
                            autograph=False)
+    square = working_square(model)
 
     @tf.function(input_signature=spec, autograph=False)
     def logits(images):
         size = tf.shape(images)[1:3]
-        small = tf.image.resize(images, working_size(tf.shape(images), side), antialias=True)
+        small = tf.image.resize(images, working_size(tf.shape(images), side, square),
+                                antialias=True)
         out = tf.cast(_logits(network, small), tf.float32)
         return tf.image.resize(out, size, method="bilinear")
 
@@ -390,16 +392,18 @@ def export_tflite(
     of the model's training images, e.g. `segtf.litert.read_calibration(folder)`).
     `input_size`: (height, width) of the photos the file is for (a camera's frames): the
     network is then fixed to their working size, which lets LiteRT run every layer on
-    XNNPACK (faster); photos of other sizes are resized to it and back. None: any size.
+    XNNPACK (faster); photos of other sizes are resized to it and back. None: any size, or
+    for a model that squashes every photo to a square working size, that square.
     """
     from segtf import litert
 
     model, info = _resolve(model, info)
     target = _version_dir(out, _safe_name(name or info.name), version)
-    side = litert.split_model(model)[1]
-    network_size = litert.network_size_for(input_size, side) if input_size else None
+    side, square = litert.split_model(model)[1], litert.working_square(model)
+    network_size = litert.fixed_network_size(model, input_size)
     flatbuffer = litert.convert(model, quantize, calibration, network_size)
-    path = litert.write(target, flatbuffer, litert.sidecar(info, side, quantize, network_size))
+    meta = litert.sidecar(info, side, quantize, network_size, working_square=square)
+    path = litert.write(target, flatbuffer, meta)
     logger.info("exported %s (LiteRT, %s) to %s", info.name, quantize, target)
     return path
 

@@ -64,6 +64,12 @@ class LiteRTError(ValueError):
 # --- splitting a segtf model into resize / network / resize ----------------------------------
 
 
+def working_square(model) -> bool:
+    from segtf.models.split import working_square as square
+
+    return square(model)
+
+
 def split_model(model):
     """`(network, working_side)` of `segtf.models.split.split_model`, or a LiteRTError."""
     from segtf.models.split import NotSplittable
@@ -88,19 +94,29 @@ def to_working_size(images: np.ndarray, resize) -> np.ndarray:
     return np.asarray(ops.convert_to_numpy(resize(images)), np.float32)
 
 
-def resize_layer(side: int):
+def resize_layer(side: int, square: bool = False):
     """The model's first layer, rebuilt from its side (None when the model has none)."""
     from segtf.models.layers import ResizeToSide
 
-    return ResizeToSide(side) if side else None
+    return ResizeToSide(side, square=square) if side else None
 
 
-def network_size_for(image_size, working_side: int) -> tuple[int, int]:
+def network_size_for(image_size, working_side: int, square: bool = False) -> tuple[int, int]:
     """The network's input size for photos of `image_size` (h, w): their working size."""
-    from segtf.models.layers import side_size
+    from segtf.models.layers import working_size
 
     height, width = (int(v) for v in image_size)
-    return side_size(height, width, working_side) if working_side else (height, width)
+    return working_size((1, height, width, 3), working_side, square) if working_side else (
+        height, width)
+
+
+def fixed_network_size(model, input_size=None):
+    """The (h, w) a file of `model` is fixed to: the working size of photos of `input_size`,
+    or, for a model that squashes every photo to a square, that square; None: any size."""
+    side, square = split_model(model)[1], working_square(model)
+    if input_size:
+        return network_size_for(input_size, side, square)
+    return (side, side) if side and square else None
 
 
 def to_network_size(x: np.ndarray, size) -> np.ndarray:
@@ -163,7 +179,7 @@ def convert(model, quantize: str = "none", calibration=(), network_size=None) ->
             converter.target_spec.supported_types = [tf.float16]
         elif quantize == "int8":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            resize = resize_layer(side)
+            resize = resize_layer(side, working_square(model))
             converter.representative_dataset = lambda: (
                 [to_network_size(to_working_size(np.asarray(rgb, np.float32)[None], resize),
                                  network_size)]
@@ -206,11 +222,13 @@ def read_calibration(path: str | os.PathLike, count: int = CALIBRATION_COUNT) ->
     return images
 
 
-def sidecar(info, working_side: int, quantize: str, network_size=None) -> dict:
+def sidecar(info, working_side: int, quantize: str, network_size=None,
+            working_square: bool = False) -> dict:
     return {
         "format": FORMAT,
         "quantize": quantize,
         "working_side": int(working_side),
+        "working_square": bool(working_square),  # resized to working_side x working_side
         # Fixed-size files: the network's (h, w); other sizes are resized to it and back.
         "network_size": list(network_size) if network_size else None,
         "input": f"{INPUT_NAME}: float32 [1, H, W, 3], RGB 0..255, resized first so the longer "
@@ -269,6 +287,7 @@ class LiteRTModel:
                 raise KeyError("format")
             self.info = ModelInfo.from_dict(meta["info"])
             self.working_side = int(meta["working_side"])
+            self.working_square = bool(meta.get("working_square", False))
             self.quantize = str(meta["quantize"])
             size = meta.get("network_size")
             self.network_size = (int(size[0]), int(size[1])) if size else None
@@ -288,7 +307,7 @@ class LiteRTModel:
             raise LiteRTError(f"{path}: LiteRT cannot load it ({err}); export it again") from err
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
-        self._resize = resize_layer(self.working_side)
+        self._resize = resize_layer(self.working_side, self.working_square)
         self._shape = None
         self._lock = threading.Lock()
 
@@ -387,7 +406,9 @@ def _converted(source: pathlib.Path, quantize: str, cache: pathlib.Path) -> path
         return target
     keras_model, info = zoo.load_model_cached(source)
     logger.info("converting %s to LiteRT (%s), once; cached in %s", info.name, quantize, target)
-    flatbuffer = convert(keras_model, quantize)
+    size = fixed_network_size(keras_model)
+    flatbuffer = convert(keras_model, quantize, network_size=size)
     if not target.exists():  # else another process finished first
-        write(target, flatbuffer, sidecar(info, split_model(keras_model)[1], quantize))
+        write(target, flatbuffer, sidecar(info, split_model(keras_model)[1], quantize, size,
+                                          working_square=working_square(keras_model)))
     return target

@@ -17,6 +17,7 @@ import platform
 
 import yaml
 
+from segtf.models.config import ModelConfig
 from segtf.training.config import source_list
 from segtf.zoo import CARD_FILE, ZOO_DIR, ModelInfo, load_model, save_model_folder
 
@@ -182,6 +183,10 @@ def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: 
         f"{os.cpu_count()} cores, float32, Keras backend `{os.environ.get('KERAS_BACKEND', 'tensorflow')}` "
         "(at packaging); wall times are upper bounds (the machine was shared).",
         f"- Weights: {best.get('what')}.",
+        *([f"- Inference: photos are resized to {cfg.working_side} x {cfg.working_side} "
+           "whatever their aspect ratio (`working_aspect: square`, set at packaging with "
+           "`segtf package --working-aspect square`, chosen on the validation sets below)."]
+          if cfg.working_aspect == "square" else []),
         "",
         "## Training commands (`segtf train`, one leg per run; each continues the previous)",
         "",
@@ -203,6 +208,20 @@ def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: 
     return "\n".join(lines) + "\n"
 
 
+def with_working_aspect(model, info: ModelInfo, working_aspect: str):
+    """The same weights in a model that resizes photos to its working side `working_aspect`."""
+    from segtf.models import build_from_config
+
+    if not info.model.working_side:
+        raise ValueError(f"--working-aspect: {info.name} has no working side (it runs at the "
+                         "photo's size); leave the option out")
+    config = dataclasses.replace(info.model, working_aspect=working_aspect)
+    ModelConfig.from_dict(config.to_dict())  # validates the value
+    rebuilt = build_from_config(config)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt, dataclasses.replace(info, model=config)
+
+
 def package(
     run: str | os.PathLike,
     name: str,
@@ -211,10 +230,13 @@ def package(
     eval_data: list[str] | None = None,
     overwrite: bool = False,
     notes: str = "",
+    working_aspect: str | None = None,
 ) -> pathlib.Path:
     """Writes `zoo_dir/name/` from the run's model folder; returns the folder. `notes`
     (Markdown: what is still weak, comparisons printed by benchmarks) go into the card
-    after the evaluation tables."""
+    after the evaluation tables. `working_aspect` ("keep" / "square") changes how the packaged
+    model resizes photos to its working side (an inference setting: the weights are the
+    run's); the card says it was chosen by the packager."""
     run = pathlib.Path(run)
     leg = read_leg(run)
     target = pathlib.Path(zoo_dir) / name
@@ -224,6 +246,8 @@ def package(
     legs = [*earlier, leg]
     model, info = load_model(run / "model")
     info = dataclasses.replace(info, name=name)
+    if working_aspect and working_aspect != info.model.working_aspect:
+        model, info = with_working_aspect(model, info, working_aspect)
     previous_card = ""
     init_path = pathlib.Path(init) if init and init != "imagenet" else None
     if init_path is not None:

@@ -294,6 +294,37 @@ def test_foreground_export_has_alpha_and_tflite_matches_keras(tmp_path):
     np.testing.assert_allclose(result["alpha"][0], expected.alpha, atol=1e-4)
 
 
+def test_a_square_working_size_exports_with_the_same_pixels(tmp_path):
+    """working_aspect="square": the SavedModel's own resize (uint8, before the network) and
+    LiteRT's squash a photo like the Keras model does."""
+    import keras
+    import tensorflow as tf
+
+    from segtf.export import export_saved_model, export_tflite
+
+    keras.utils.set_random_seed(3)
+    config = segtf.models.get_config("refiner_lite", width=0.125, head_filters=16,
+                                     working_side=32, working_aspect="square")
+    model = segtf.models.build_from_config(config)
+    info = ModelInfo(name="sq", model=config, class_names=("foreground",))
+    image = _rgb(40, 70, seed=5)
+    expected = segtf.segment(image, model).alpha
+    assert expected.std() > 1e-3  # an answer that varies, so a wrong resize would show
+    path = export_saved_model(model, tmp_path, info=info)
+    out = tf.saved_model.load(str(path)).signatures["serving_image_tensor"](
+        images=tf.constant(image[None]))
+    np.testing.assert_allclose(out["alpha"].numpy()[0], expected, atol=1e-3)
+
+    pytest.importorskip("ai_edge_litert", reason="LiteRT (pip install segtf[litert]) absent")
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = export_tflite(model, tmp_path, info=info)
+    # Every photo becomes 32 x 32, so the file is fixed to it (XNNPACK runs all of it).
+    assert Interpreter(model_path=str(path)).get_input_details()[0]["shape"].tolist() == [
+        1, 32, 32, 3]
+    np.testing.assert_allclose(segtf.Segmenter(path).segment(image).alpha, expected, atol=1e-4)
+
+
 def test_export_refuses_an_existing_version(exported, capsys):
     folder, version_dir = exported
     code = main(["export", str(folder), "--out", str(version_dir.parents[1]), "--version", "3"])

@@ -52,3 +52,37 @@ def test_package_quotes_every_leg_and_the_evaluation(tmp_path, capsys):
     assert info.name == "tiny" and info.model.num_classes == 4
     assert main(["package", str(tmp_path / "leg2"), "--name", "tiny", "--zoo", str(zoo)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_package_can_squash_photos_to_a_square_working_size(tmp_path, capsys):
+    """--working-aspect square: same weights, photos resized to side x side; the card says it
+    was chosen at packaging; a model without a working side refuses the option."""
+    import numpy as np
+
+    import segtf
+
+    data = tmp_path / "data"
+    make_folder_dataset(data / "train", n=4, size=(32, 40), num_classes=4)
+    make_folder_dataset(data / "val", n=2, size=(32, 40), num_classes=4)
+    _train(data, tmp_path / "run", "--set", "model_overrides={width: 0.125, head_filters: 16, "
+           "working_side: 24}")
+    zoo = tmp_path / "zoo"
+    assert main(["package", str(tmp_path / "run"), "--name", "sq", "--zoo", str(zoo),
+                 "--working-aspect", "square"]) == 0  # fmt: skip
+    from segtf.zoo import load_model
+
+    trained, _ = load_model(tmp_path / "run" / "model")
+    squared, info = load_model(zoo / "sq")
+    assert info.model.working_aspect == "square"
+    assert squared.get_layer("working_size").square
+    for a, b in zip(trained.get_weights(), squared.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert "`working_aspect: square`" in (zoo / "sq" / "MODEL_CARD.md").read_text()
+    image = np.random.default_rng(0).integers(0, 255, (30, 50, 3), dtype=np.uint8)
+    assert segtf.segment(image, squared).labels.shape == (30, 50)
+
+    _train(data, tmp_path / "plain")
+    capsys.readouterr()
+    assert main(["package", str(tmp_path / "plain"), "--name", "p", "--zoo", str(zoo),
+                 "--working-aspect", "square"]) == 2  # fmt: skip
+    assert "has no working side" in capsys.readouterr().err

@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
         eval_data=args.eval or None,
         overwrite=args.overwrite,
         notes=args.notes.read_text(encoding="utf-8") if args.notes else "",
+        working_aspect=args.working_aspect,
     )
     print((folder / "MODEL_CARD.md").read_text(encoding="utf-8"))
     print(f"wrote {folder}")
@@ -43,5 +44,10 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--notes", type=pathlib.Path, metavar="FILE",
         help="Markdown appended to the card (what is still weak, benchmark tables as printed)",
+    )
+    parser.add_argument(
+        "--working-aspect", choices=("keep", "square"), default=None,
+        help="how the packaged model resizes photos to its working side: keep their aspect "
+        "ratio, or squash them to a square (default: as trained); the card says so",
     )
     parser.set_defaults(func=run)

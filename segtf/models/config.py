@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+WORKING_ASPECTS = ("keep", "square")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -23,6 +25,8 @@ class ModelConfig:
     task: str = "semantic"  # "semantic" (softmax over classes) or "foreground" (sigmoid alpha)
     working_side: int = 0  # > 0: the model first resizes inputs so the longer side is this
     # (the scale it was trained at) and resizes its output back; 0 = run at the input's size
+    working_aspect: str = "keep"  # "keep" the photo's aspect ratio, or "square": side x side
+    # (every photo squashed to the square crops the model was trained on)
     input_size: tuple[int, int] = (512, 512)  # size used for benchmarks / fixed-size export
     backbone_weights: str | None = None  # local weights file only (never downloaded)
     class_names: tuple[str, ...] = ()
@@ -38,6 +42,9 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"Unknown model config keys {sorted(unknown)}; valid: {sorted(known)}")
         values = dict(data)
+        if values.get("working_aspect", "keep") not in WORKING_ASPECTS:
+            raise ValueError(f"working_aspect={values['working_aspect']!r}: use one of "
+                             f"{', '.join(WORKING_ASPECTS)}")
         for key in ("psp_bins", "input_size", "class_names"):
             if key in values and values[key] is not None:
                 values[key] = tuple(values[key])

@@ -190,9 +190,11 @@ def side_size(height: int, width: int, side: int) -> tuple[int, int]:
     return int(np.round(h * scale)), int(np.round(w * scale))
 
 
-def working_size(shape, side: int):
-    """`(height, width)` that `ResizeToSide(side)` resizes a `shape` (B, H, W, C) batch to:
-    Python ints for static shapes (JAX, eager calls), int32 tensors inside a graph."""
+def working_size(shape, side: int, square: bool = False):
+    """`(height, width)` that `ResizeToSide(side, square)` resizes a `shape` (B, H, W, C) batch
+    to: Python ints for static shapes (JAX, eager calls), int32 tensors inside a graph."""
+    if square:
+        return side, side
     if isinstance(shape[1], int) and isinstance(shape[2], int):
         return side_size(shape[1], shape[2], side)
     h = ops.cast(shape[1], "float32")
@@ -203,21 +205,23 @@ def working_size(shape, side: int):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ResizeToSide(keras.layers.Layer):
-    """Resizes images so the longer side is `side` pixels, keeping the aspect ratio.
+    """Resizes images so the longer side is `side` pixels, keeping the aspect ratio (or, with
+    `square`, to `side` x `side`).
 
     Foreground models are trained on images shrunk to a working size; putting that resize
     inside the model (and the resize back in its last layer) makes `segment()`, evaluation,
     the viewer and the SavedModel all run at the scale the weights learned.
     """
 
-    def __init__(self, side: int, **kwargs):
+    def __init__(self, side: int, square: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.side = int(side)
+        self.square = bool(square)  # side x side whatever the aspect ratio
 
     def call(self, images):
         return ops.image.resize(
             ops.cast(images, self.compute_dtype),
-            working_size(ops.shape(images), self.side),
+            working_size(ops.shape(images), self.side, self.square),
             interpolation="bilinear",
             antialias=True,
         )
@@ -226,4 +230,4 @@ class ResizeToSide(keras.layers.Layer):
         return (input_shape[0], None, None, input_shape[-1])
 
     def get_config(self):
-        return {**super().get_config(), "side": self.side}
+        return {**super().get_config(), "side": self.side, "square": self.square}

@@ -21,7 +21,8 @@ BACKBONES = (*XCEPTION_VARIANTS, "resnet50", *EFFICIENTNET_LITE_VARIANTS)
 def working_input(images, config: ModelConfig):
     """The input at the model's working size (`config.working_side`), or unchanged."""
     if config.working_side:
-        return ResizeToSide(config.working_side, name="working_size")(images)
+        square = config.working_aspect == "square"
+        return ResizeToSide(config.working_side, square=square, name="working_size")(images)
     return images
 
 

@@ -11,6 +11,14 @@ class NotSplittable(ValueError):
     """The network reads the full-size input, so the resizes cannot move outside it."""
 
 
+def working_square(model) -> bool:
+    """Whether the model's working-size resize squashes photos to a square."""
+    from segtf.models.layers import ResizeToSide
+
+    first = next((layer for layer in model.layers if isinstance(layer, ResizeToSide)), None)
+    return bool(first is not None and first.square)
+
+
 def split_model(model):
     """`(network, working_side)`: the Keras model between the first `ResizeToSide` (or the
     input) and the final `ResizeLike` (or the output), sharing the model's weights, and the
