@@ -74,17 +74,17 @@ def make_logits_fn(model: keras.Model):
     float32 first (144 MB for 12 Mpx). The operations are the layers' own (antialiased
     bilinear down, bilinear up)."""
     from segtf.models.layers import working_size
-    from segtf.models.split import NotSplittable, split_model, working_square
+    from segtf.models.split import NotSplittable, split_model, working_resize
 
     spec = [tf.TensorSpec([None, None, None, 3], tf.uint8)]
+    side, square = working_resize(model)
     try:
-        network, side = split_model(model)
+        network = split_model(model)[0] if side else None
     except NotSplittable:
-        side = 0
-    if not side:
+        network = None
+    if network is None:
         return tf.function(lambda images: _logits(model, images), input_signature=spec,
                            autograph=False)
-    square = working_square(model)
 
     @tf.function(input_signature=spec, autograph=False)
     def logits(images):
@@ -324,11 +324,10 @@ def export_saved_model(
         PNG_SIGNATURE: make_small_fn(logits_fn, info.task, as_png=True),
     }
     signatures = {name: fn.get_concrete_function() for name, fn in endpoints.items()}
-    # Only the variables and the signatures are saved. keras.export.ExportArchive also saves
-    # its endpoints as tf.function attributes, which tf.saved_model.save traces a second time
-    # (another copy of every graph: +100 MB when TF Serving or Python loads the export).
-    # The tf.Variables the graphs capture (what ExportArchive tracks too; Keras variables
+    # Only the signatures and the tf.Variables they capture are saved (Keras variables
     # themselves are not restorable by TF1-style loaders such as saved_model_cli).
+    # keras.export.ExportArchive would also save its endpoints as tf.function attributes,
+    # which tf.saved_model.save traces a second time: another copy of every graph.
     captured = {id(v): v for fn in signatures.values() for v in fn.variables}
     root = tf.Module()
     root.model_variables = list(captured.values())
@@ -396,11 +395,12 @@ def export_tflite(
     for a model that squashes every photo to a square working size, that square.
     """
     from segtf import litert
+    from segtf.models.split import working_resize
 
     model, info = _resolve(model, info)
     target = _version_dir(out, _safe_name(name or info.name), version)
-    side, square = litert.split_model(model)[1], litert.working_square(model)
-    network_size = litert.fixed_network_size(model, input_size)
+    side, square = working_resize(model)
+    network_size = litert.fixed_network_size(side, square, input_size)
     flatbuffer = litert.convert(model, quantize, calibration, network_size)
     meta = litert.sidecar(info, side, quantize, network_size, working_square=square)
     path = litert.write(target, flatbuffer, meta)

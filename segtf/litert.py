@@ -64,12 +64,6 @@ class LiteRTError(ValueError):
 # --- splitting a segtf model into resize / network / resize ----------------------------------
 
 
-def working_square(model) -> bool:
-    from segtf.models.split import working_square as square
-
-    return square(model)
-
-
 def split_model(model):
     """`(network, working_side)` of `segtf.models.split.split_model`, or a LiteRTError."""
     from segtf.models.split import NotSplittable
@@ -84,16 +78,6 @@ def split_model(model):
         ) from err
 
 
-def to_working_size(images: np.ndarray, resize) -> np.ndarray:
-    """float32 (1, H, W, 3) images through the model's own `ResizeToSide` layer (or as they
-    are when `resize` is None)."""
-    from keras import ops
-
-    if resize is None:
-        return images
-    return np.asarray(ops.convert_to_numpy(resize(images)), np.float32)
-
-
 def resize_layer(side: int, square: bool = False):
     """The model's first layer, rebuilt from its side (None when the model has none)."""
     from segtf.models.layers import ResizeToSide
@@ -101,32 +85,33 @@ def resize_layer(side: int, square: bool = False):
     return ResizeToSide(side, square=square) if side else None
 
 
-def network_size_for(image_size, working_side: int, square: bool = False) -> tuple[int, int]:
-    """The network's input size for photos of `image_size` (h, w): their working size."""
+def fixed_network_size(side: int, square: bool, input_size=None):
+    """The (h, w) a file is fixed to: the working size of photos of `input_size`, or for a
+    model that squashes every photo to a square, that square; None: any size."""
     from segtf.models.layers import working_size
 
-    height, width = (int(v) for v in image_size)
-    return working_size((1, height, width, 3), working_side, square) if working_side else (
-        height, width)
-
-
-def fixed_network_size(model, input_size=None):
-    """The (h, w) a file of `model` is fixed to: the working size of photos of `input_size`,
-    or, for a model that squashes every photo to a square, that square; None: any size."""
-    side, square = split_model(model)[1], working_square(model)
     if input_size:
-        return network_size_for(input_size, side, square)
+        height, width = (int(v) for v in input_size)
+        return working_size((1, height, width, 3), side, square) if side else (height, width)
     return (side, side) if side and square else None
 
 
-def to_network_size(x: np.ndarray, size) -> np.ndarray:
-    """A working-size batch resized to a fixed-size file's input (as it is when `size` is None
-    or already matches), with the working-size resize's own operation."""
+def network_input(images: np.ndarray, resize, network_size=None) -> np.ndarray:
+    """A float32 (1, H, W, 3) photo as the file's input: through the model's own
+    `ResizeToSide` layer (`resize`; None: as it is), or for a fixed-size file straight to
+    `network_size` with the same operation (the same pixels for photos of the size it was
+    fixed for)."""
     from keras import ops
 
-    if size is None or tuple(x.shape[1:3]) == tuple(size):
-        return x
-    resized = ops.image.resize(x, tuple(size), interpolation="bilinear", antialias=True)
+    if network_size is not None:
+        if tuple(images.shape[1:3]) == tuple(network_size):
+            return images
+        resized = ops.image.resize(images, tuple(network_size), interpolation="bilinear",
+                                   antialias=True)
+    elif resize is not None:
+        resized = resize(images)
+    else:
+        return images
     return np.asarray(ops.convert_to_numpy(resized), np.float32)
 
 
@@ -153,10 +138,12 @@ def convert(model, quantize: str = "none", calibration=(), network_size=None) ->
         calibration: RGB uint8 arrays (H, W, 3), a sample of the model's training images;
             required for int8.
         network_size: (h, w) of the network's input for a fixed-size file (see
-            `network_size_for`), or None for any size.
+            `fixed_network_size`), or None for any size.
     """
     import keras
     import tensorflow as tf
+
+    from segtf.models.split import working_resize
 
     if quantize not in QUANTIZE:
         raise LiteRTError(f"quantize={quantize!r}: use one of {', '.join(QUANTIZE)}")
@@ -179,10 +166,9 @@ def convert(model, quantize: str = "none", calibration=(), network_size=None) ->
             converter.target_spec.supported_types = [tf.float16]
         elif quantize == "int8":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            resize = resize_layer(side, working_square(model))
+            resize = resize_layer(*working_resize(model))
             converter.representative_dataset = lambda: (
-                [to_network_size(to_working_size(np.asarray(rgb, np.float32)[None], resize),
-                                 network_size)]
+                [network_input(np.asarray(rgb, np.float32)[None], resize, network_size)]
                 for rgb in calibration
             )
             # Ops kept in float through TFLite's selective quantisation (see FLOAT_OPS).
@@ -331,7 +317,7 @@ class LiteRTModel:
 
         x = np.ascontiguousarray(ops.convert_to_numpy(images), np.float32)
         height, width = x.shape[1:3]
-        logits = self._invoke(to_network_size(to_working_size(x, self._resize), self.network_size))
+        logits = self._invoke(network_input(x, self._resize, self.network_size))
         if logits.shape[1:3] != (height, width):
             logits = ops.image.resize(logits, (height, width), interpolation="bilinear")
         return logits
@@ -399,6 +385,7 @@ def _load_cached(path: str, quantize: str, num_threads: int | None, stamp, cache
 def _converted(source: pathlib.Path, quantize: str, cache: pathlib.Path) -> pathlib.Path:
     """The cached LiteRT folder of a Keras model folder or `.keras` file, made if missing."""
     from segtf import zoo
+    from segtf.models.split import working_resize
 
     key = _folder_key(source) if source.is_dir() else hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     target = cache / f"{zoo.load_info(source).name}-{key}-{quantize}"
@@ -406,9 +393,9 @@ def _converted(source: pathlib.Path, quantize: str, cache: pathlib.Path) -> path
         return target
     keras_model, info = zoo.load_model_cached(source)
     logger.info("converting %s to LiteRT (%s), once; cached in %s", info.name, quantize, target)
-    size = fixed_network_size(keras_model)
+    side, square = working_resize(keras_model)
+    size = fixed_network_size(side, square)
     flatbuffer = convert(keras_model, quantize, network_size=size)
     if not target.exists():  # else another process finished first
-        write(target, flatbuffer, sidecar(info, split_model(keras_model)[1], quantize, size,
-                                          working_square=working_square(keras_model)))
+        write(target, flatbuffer, sidecar(info, side, quantize, size, working_square=square))
     return target

@@ -17,7 +17,6 @@ import platform
 
 import yaml
 
-from segtf.models.config import ModelConfig
 from segtf.training.config import source_list
 from segtf.zoo import CARD_FILE, ZOO_DIR, ModelInfo, load_model, save_model_folder
 
@@ -215,8 +214,7 @@ def with_working_aspect(model, info: ModelInfo, working_aspect: str):
     if not info.model.working_side:
         raise ValueError(f"--working-aspect: {info.name} has no working side (it runs at the "
                          "photo's size); leave the option out")
-    config = dataclasses.replace(info.model, working_aspect=working_aspect)
-    ModelConfig.from_dict(config.to_dict())  # validates the value
+    config = dataclasses.replace(info.model, working_aspect=working_aspect)  # validated there
     rebuilt = build_from_config(config)
     rebuilt.set_weights(model.get_weights())
     return rebuilt, dataclasses.replace(info, model=config)

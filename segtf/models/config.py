@@ -32,6 +32,11 @@ class ModelConfig:
     class_names: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)  # architecture-specific settings (refiner)
 
+    def __post_init__(self):
+        if self.working_aspect not in WORKING_ASPECTS:
+            raise ValueError(f"working_aspect={self.working_aspect!r}: use one of "
+                             f"{', '.join(WORKING_ASPECTS)}")
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -42,9 +47,6 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"Unknown model config keys {sorted(unknown)}; valid: {sorted(known)}")
         values = dict(data)
-        if values.get("working_aspect", "keep") not in WORKING_ASPECTS:
-            raise ValueError(f"working_aspect={values['working_aspect']!r}: use one of "
-                             f"{', '.join(WORKING_ASPECTS)}")
         for key in ("psp_bins", "input_size", "class_names"):
             if key in values and values[key] is not None:
                 values[key] = tuple(values[key])

@@ -11,12 +11,16 @@ class NotSplittable(ValueError):
     """The network reads the full-size input, so the resizes cannot move outside it."""
 
 
-def working_square(model) -> bool:
-    """Whether the model's working-size resize squashes photos to a square."""
+def _first_resize(model):
     from segtf.models.layers import ResizeToSide
 
-    first = next((layer for layer in model.layers if isinstance(layer, ResizeToSide)), None)
-    return bool(first is not None and first.square)
+    return next((layer for layer in model.layers if isinstance(layer, ResizeToSide)), None)
+
+
+def working_resize(model) -> tuple[int, bool]:
+    """`(side, square)` of the model's working-size resize; `(0, False)` when it has none."""
+    first = _first_resize(model)
+    return (first.side, first.square) if first is not None else (0, False)
 
 
 def split_model(model):
@@ -25,11 +29,11 @@ def split_model(model):
     side the input is resized to before it (0: none)."""
     import keras
 
-    from segtf.models.layers import ResizeLike, ResizeToSide
+    from segtf.models.layers import ResizeLike
 
     output = model.outputs[0] if len(model.outputs) == 1 else model.output["logits"]
     last = next(layer for layer in model.layers if layer.output is output)
-    first = next((layer for layer in model.layers if isinstance(layer, ResizeToSide)), None)
+    first = _first_resize(model)
     start = first.output if first is not None else model.inputs[0]
     end = last.input[0] if isinstance(last, ResizeLike) else output
     try:
