@@ -165,6 +165,23 @@ def confidence_floor(folder: pathlib.Path, source: str) -> float:
     return round(min(segmenter.segment(p).mean_confidence for p in images), 4)
 
 
+ORIGIN_HEADING = "## Where the first leg started: the card of "
+
+
+def origin_card(card: str, legs: list[Leg]) -> str:
+    """What a new card quotes as the card its first leg started from. Re-packaging over the
+    zoo folder the chain started from finds there a card of this same chain (every leg's
+    heading in it): the origin is then the card that card quotes, unquoted, not the card
+    itself (which would nest one more level of quotes each time)."""
+    same_chain = all(f"### Leg {i}: `{leg.folder.name}`" in card
+                     for i, leg in enumerate(legs, start=1))
+    if not same_chain or ORIGIN_HEADING not in card:
+        return card
+    quoted = card.split(ORIGIN_HEADING, 1)[1].split("\n", 1)[1].lstrip("\n")
+    return "\n".join(line[2:] if line.startswith("> ") else line.lstrip(">")
+                     for line in quoted.splitlines()).strip() + "\n"
+
+
 def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: str,
               tables: list, best: dict, notes: str = "") -> str:
     cfg = info.model
@@ -199,7 +216,7 @@ def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: 
         lines += [notes.strip(), ""]
     if previous_card:
         lines += [
-            f"## Where the first leg started: the card of `{init}`",
+            f"{ORIGIN_HEADING}`{init}`",
             "",
             *("> " + line if line else ">" for line in previous_card.splitlines()),
             "",
@@ -252,7 +269,8 @@ def package(
         from segtf.zoo import resolve_model_path
 
         card = resolve_model_path(init) / CARD_FILE
-        previous_card = card.read_text(encoding="utf-8") if card.is_file() else ""
+        if card.is_file():
+            previous_card = origin_card(card.read_text(encoding="utf-8"), legs)
     folder = save_model_folder(model, info, target, overwrite=overwrite)
     sources = eval_data or source_list(leg.config.get("val_data"))
     tables, metrics = evaluate_sets(folder, sources)

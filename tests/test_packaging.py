@@ -88,3 +88,20 @@ def test_package_can_squash_photos_to_a_square_working_size(tmp_path):
     plain = segtf.models.get_config("pspnet_lite", width=0.125, head_filters=16)
     with pytest.raises(ValueError, match="has no working side"):
         with_working_aspect(None, ModelInfo(name="plain", model=plain), "square")
+
+
+def test_repackaging_over_the_origin_folder_quotes_the_origin_once(tmp_path):
+    """A chain that started from zoo folder X, packaged again over X, finds there a card of
+    this same chain: the new card quotes the card that one quoted, not a card inside a card."""
+    from segtf.packaging import ORIGIN_HEADING, Leg, origin_card
+
+    legs = [Leg(tmp_path / name, [], {}, [], None, None) for name in ("leg2", "leg3")]
+    original = "# X\n\n## Training commands\n\nsomething else\n"
+    packaged = "".join(
+        ["# X\n\n### Leg 1: `leg2`\n\n### Leg 2: `leg3`\n\n", f"{ORIGIN_HEADING}`models/X`\n\n",
+         *(f"> {line}\n" if line else ">\n" for line in original.splitlines())]
+    )
+    assert origin_card(packaged, legs) == original
+    assert origin_card(original, legs) == original  # not this chain's card: quoted as it is
+    assert origin_card(packaged, legs[:1] + [Leg(tmp_path / "other", [], {}, [], None, None)]) \
+        == packaged
