@@ -140,20 +140,31 @@ def convert(model, quantize: str = "none", calibration=(), network_size=None) ->
         network_size: (h, w) of the network's input for a fixed-size file (see
             `fixed_network_size`), or None for any size.
     """
-    import keras
-    import tensorflow as tf
-
     from segtf.models.split import working_resize
 
-    if quantize not in QUANTIZE:
-        raise LiteRTError(f"quantize={quantize!r}: use one of {', '.join(QUANTIZE)}")
     calibration = list(calibration)
     if quantize == "int8" and not calibration:
         raise LiteRTError(
             "int8 needs calibration images: pass a folder of the model's training images "
             "(`--calibration DIR`, or calibration=[rgb arrays])"
         )
-    network, side = split_model(model)
+    network, _ = split_model(model)
+    resize = resize_layer(*working_resize(model))
+    inputs = [network_input(np.asarray(rgb, np.float32)[None], resize, network_size)
+              for rgb in calibration]
+    return convert_network(network, quantize, inputs, network_size)
+
+
+def convert_network(network, quantize: str = "none", calibration_inputs=(),
+                    network_size=None) -> bytes:
+    """The `.tflite` flatbuffer of a Keras network taking float32 RGB 0..255 images at its
+    input, as it is (no resizes); `calibration_inputs` are ready (1, H, W, 3) float32 inputs
+    (for int8). `convert` uses it for a model's network; benchmarks for parts of one."""
+    import keras
+    import tensorflow as tf
+
+    if quantize not in QUANTIZE:
+        raise LiteRTError(f"quantize={quantize!r}: use one of {', '.join(QUANTIZE)}")
     archive = keras.export.ExportArchive()
     archive.track(network)
     archive.add_endpoint("serving_default", _network_fn(network, network_size or (None, None)))
@@ -166,11 +177,7 @@ def convert(model, quantize: str = "none", calibration=(), network_size=None) ->
             converter.target_spec.supported_types = [tf.float16]
         elif quantize == "int8":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            resize = resize_layer(*working_resize(model))
-            converter.representative_dataset = lambda: (
-                [network_input(np.asarray(rgb, np.float32)[None], resize, network_size)]
-                for rgb in calibration
-            )
+            converter.representative_dataset = lambda: ([x] for x in calibration_inputs)
             # Ops kept in float through TFLite's selective quantisation (see FLOAT_OPS).
             options = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(FLOAT_OPS))
             with _quietly():

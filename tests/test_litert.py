@@ -5,6 +5,7 @@ clean error. Skipped where `ai-edge-litert` is not installed (`pip install segtf
 from __future__ import annotations
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -53,6 +54,31 @@ def test_split_model_leaves_the_resizes_outside(refiner_dir):
     assert side == 48
     assert network.output.shape[-1] == 1
     assert side_size(96, 130, 48) == (35, 48)
+
+
+def test_each_prefix_of_the_refiner_converts_and_gives_keras_values(refiner_dir):
+    """benchmarks/bench_stages.py times the network cut after each block: every cut exists in
+    a refiner, in order, and LiteRT float32 runs each prefix as Keras does."""
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_stages import prefixes
+
+    model, _ = segtf.load_model(refiner_dir)
+    found = prefixes(model)
+    assert [block for block, _ in found] == [
+        "backbone", "localisation / ASPP", "stage P4", "stage P3", "stage P2", "stage P1",
+        "full resolution / decoder", "logits"]
+    x = _photo(48, 48, 3)[None].astype(np.float32)
+    interpreter_class = litert._interpreter_class()
+    for block, prefix in (found[0], found[-1]):
+        flatbuffer = litert.convert_network(prefix, "none", network_size=(48, 48))
+        interpreter = interpreter_class(model_content=flatbuffer)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+        interpreter.invoke()
+        got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        np.testing.assert_allclose(got, np.asarray(prefix(x)), atol=1e-3, err_msg=block)
 
 
 @pytest.mark.parametrize("fixture", ["tiny_model_dir", "refiner_dir"])

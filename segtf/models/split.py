@@ -23,12 +23,9 @@ def working_resize(model) -> tuple[int, bool]:
     return (first.side, first.square) if first is not None else (0, False)
 
 
-def split_model(model):
-    """`(network, working_side)`: the Keras model between the first `ResizeToSide` (or the
-    input) and the final `ResizeLike` (or the output), sharing the model's weights, and the
-    side the input is resized to before it (0: none)."""
-    import keras
-
+def network_ends(model):
+    """`(start, end)`: the model's tensors where its network begins (the first `ResizeToSide`'s
+    output, or the input) and ends (the final `ResizeLike`'s input, or the output)."""
     from segtf.models.layers import ResizeLike
 
     output = model.outputs[0] if len(model.outputs) == 1 else model.output["logits"]
@@ -36,10 +33,20 @@ def split_model(model):
     first = _first_resize(model)
     start = first.output if first is not None else model.inputs[0]
     end = last.input[0] if isinstance(last, ResizeLike) else output
+    return start, end
+
+
+def split_model(model):
+    """`(network, working_side)`: the Keras model between the first `ResizeToSide` (or the
+    input) and the final `ResizeLike` (or the output), sharing the model's weights, and the
+    side the input is resized to before it (0: none)."""
+    import keras
+
+    start, end = network_ends(model)
     try:
         network = keras.Model(start, end, name=f"{model.name}_network")
     except ValueError as err:
         raise NotSplittable(
             f"model {model.name!r}: its network reads the full-size input"
         ) from err
-    return network, (first.side if first is not None else 0)
+    return network, working_resize(model)[0]
