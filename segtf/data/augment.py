@@ -14,9 +14,11 @@ through their own code path. Doing it here keeps the semantics in one readable p
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from segtf.data.augmentation import (
+    ASPECT_RANGE,
     BRIGHTNESS_DELTA,
     CONTRAST_RANGE,
     FLIP_PROBABILITY,
@@ -39,8 +41,23 @@ def pad_to_at_least(image, mask, height, width, mask_pad_value):
     return image, mask
 
 
-def random_scale_crop(image, mask, crop_size, seed, mask_pad_value, scale_range=SCALE_RANGE):
-    """Scales by s ~ U(scale_range) then takes a random `crop_size` crop (padding if small).
+def stretch(scale, seed, aspect_range):
+    """(height scale, width scale): `scale` stretched to an aspect ratio drawn log-uniform
+    from `aspect_range` (its own seed, so runs without a stretch draw as before)."""
+    if tuple(aspect_range) == (1.0, 1.0):
+        return scale, scale
+    low, high = (float(v) for v in aspect_range)
+    log_aspect = tf.random.stateless_uniform(
+        [], tf.random.experimental.stateless_fold_in(seed, 1), np.log(low), np.log(high)
+    )
+    root = tf.exp(log_aspect / 2)
+    return scale / root, scale * root
+
+
+def random_scale_crop(image, mask, crop_size, seed, mask_pad_value, scale_range=SCALE_RANGE,
+                      aspect_range=ASPECT_RANGE):
+    """Scales by s ~ U(scale_range) (stretched, see `stretch`) then takes a random
+    `crop_size` crop (padding if small).
 
     Implemented as "crop a (crop / s) window, then resize it to crop_size", which is the same
     geometry as resizing the whole image first but costs only crop-sized resizes.
@@ -48,8 +65,9 @@ def random_scale_crop(image, mask, crop_size, seed, mask_pad_value, scale_range=
     scale_seed, crop_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     crop_h, crop_w = crop_size
     scale = tf.random.stateless_uniform([], scale_seed, scale_range[0], scale_range[1])
-    window_h = tf.cast(tf.math.ceil(crop_h / scale), tf.int32)
-    window_w = tf.cast(tf.math.ceil(crop_w / scale), tf.int32)
+    scale_h, scale_w = stretch(scale, scale_seed, aspect_range)
+    window_h = tf.cast(tf.math.ceil(crop_h / scale_h), tf.int32)
+    window_w = tf.cast(tf.math.ceil(crop_w / scale_w), tf.int32)
     image, mask = pad_to_at_least(image, mask, window_h, window_w, mask_pad_value)
     shape = tf.shape(image)
     limits = tf.stack([shape[0] - window_h + 1, shape[1] - window_w + 1])
@@ -81,13 +99,14 @@ def photometric_jitter(image, seed, strength: float = 1.0):
 
 
 def augment_pair(
-    image, mask, seed, crop_size, mask_pad_value, jitter: bool = True, scale_range=SCALE_RANGE
+    image, mask, seed, crop_size, mask_pad_value, jitter: bool = True, scale_range=SCALE_RANGE,
+    aspect_range=ASPECT_RANGE,
 ):
     """Training augmentation of one pair: float32 image (H, W, 3), mask (H, W, 1)."""
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     if crop_size is not None:
         image, mask = random_scale_crop(
-            image, mask, crop_size, seeds[0], mask_pad_value, scale_range
+            image, mask, crop_size, seeds[0], mask_pad_value, scale_range, aspect_range
         )
     image, mask = random_flip(image, mask, seeds[1])
     if jitter:

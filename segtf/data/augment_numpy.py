@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from segtf.data.augmentation import (
+    ASPECT_RANGE,
     BRIGHTNESS_DELTA,
     CONTRAST_RANGE,
     FLIP_PROBABILITY,
@@ -31,10 +32,19 @@ def pad_to_at_least(image: np.ndarray, mask: np.ndarray, height: int, width: int
     return padded, padded_mask
 
 
-def random_scale_crop(image, mask, crop_size, rng, pad_value, scale_range=SCALE_RANGE):
+def stretch(scale: float, rng, aspect_range) -> tuple[float, float]:
+    """(height scale, width scale), as `augment.stretch` (no draw without a stretch)."""
+    if tuple(aspect_range) == (1.0, 1.0):
+        return scale, scale
+    root = np.exp(rng.uniform(np.log(aspect_range[0]), np.log(aspect_range[1])) / 2)
+    return scale / root, scale * root
+
+
+def random_scale_crop(image, mask, crop_size, rng, pad_value, scale_range=SCALE_RANGE,
+                      aspect_range=ASPECT_RANGE):
     crop_h, crop_w = crop_size
-    scale = rng.uniform(*scale_range)
-    window_h, window_w = int(np.ceil(crop_h / scale)), int(np.ceil(crop_w / scale))
+    scale_h, scale_w = stretch(rng.uniform(*scale_range), rng, aspect_range)
+    window_h, window_w = int(np.ceil(crop_h / scale_h)), int(np.ceil(crop_w / scale_w))
     image, mask = pad_to_at_least(image, mask, window_h, window_w, pad_value)
     h, w = mask.shape[:2]
     top = int(rng.integers(0, h - window_h + 1))
@@ -59,11 +69,14 @@ def photometric_jitter(image: np.ndarray, rng, strength: float = 1.0) -> np.ndar
 
 
 def augment_pair(
-    image, mask, rng, crop_size, pad_value, jitter: bool = True, scale_range=SCALE_RANGE
+    image, mask, rng, crop_size, pad_value, jitter: bool = True, scale_range=SCALE_RANGE,
+    aspect_range=ASPECT_RANGE,
 ):
     """Training augmentation of one uint8 pair: float32 image (h, w, 3), mask (h, w)."""
     if crop_size is not None:
-        image, mask = random_scale_crop(image, mask, crop_size, rng, pad_value, scale_range)
+        image, mask = random_scale_crop(
+            image, mask, crop_size, rng, pad_value, scale_range, aspect_range
+        )
     if rng.random() < FLIP_PROBABILITY:
         image, mask = image[:, ::-1], mask[:, ::-1]
     image = photometric_jitter(image, rng) if jitter else image.astype(np.float32)

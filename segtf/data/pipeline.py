@@ -273,6 +273,7 @@ def training_stream(
     start_step: int = 0,
     weights=(),
     scale_range=augment.SCALE_RANGE,
+    aspect_range=augment.ASPECT_RANGE,
     ignore_label: int = 255,
     label_map=None,
     palette=None,
@@ -318,7 +319,8 @@ def training_stream(
 
     def prepare(pair, s):
         image, mask = augment.augment_pair(
-            pair[0], pair[1], s, crop, pad_value, jitter, tuple(scale_range)
+            pair[0], pair[1], s, crop, pad_value, jitter, tuple(scale_range),
+            tuple(aspect_range),
         )
         target = mask if task == "foreground" else mask[..., 0]
         return image, ({k: target for k in output_names} if output_names else target)

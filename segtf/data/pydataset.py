@@ -12,7 +12,7 @@ import numpy as np
 
 from segtf.data.arrays import ArrayPairs
 from segtf.data.augment_numpy import augment_pair
-from segtf.data.augmentation import SCALE_RANGE
+from segtf.data.augmentation import ASPECT_RANGE, SCALE_RANGE
 
 
 def source_weights(sources: list[ArrayPairs], weights=()) -> np.ndarray:
@@ -49,6 +49,7 @@ class TrainingBatches(keras.utils.PyDataset):
         start_step: int = 0,
         weights=(),
         scale_range=SCALE_RANGE,
+        aspect_range=ASPECT_RANGE,
         jitter: bool = True,
         output_names=None,
         workers: int = 1,
@@ -58,6 +59,7 @@ class TrainingBatches(keras.utils.PyDataset):
         self.batch_size, self.crop_size, self.task = batch_size, crop_size, task
         self.pad_value, self.seed, self.start_step = pad_value, seed, start_step
         self.scale_range, self.jitter, self.output_names = scale_range, jitter, output_names
+        self.aspect_range = aspect_range
 
     @property
     def num_batches(self):
@@ -78,6 +80,7 @@ class TrainingBatches(keras.utils.PyDataset):
                 self.pad_value,
                 self.jitter,
                 self.scale_range,
+                self.aspect_range,
             )
             for _ in range(self.batch_size)
         ]

@@ -32,6 +32,8 @@ class TrainConfig:
     ignore_label: int = 255  # label excluded from losses and metrics
     crop_size: tuple[int, int] = (256, 256)  # training crops (after the random scale)
     scale_range: tuple[float, float] = (0.5, 2.0)  # random scale before the crop
+    # random stretch (width / height, log-uniform) with the scale; (1, 1) = none
+    aspect_range: tuple[float, float] = (1.0, 1.0)
     max_side: int = 0  # shrink pairs whose longer side exceeds this on load (0 = keep size)
     val_crop_size: tuple[int, int] | None = None  # None = validate at full size (batch 1)
     val_max_images: int = 0  # validate on the first N images only (0 = all)
@@ -95,8 +97,9 @@ class TrainConfig:
         values = dict(data)
         for key in ("crop_size", "val_crop_size"):
             values[key] = _size(values[key]) if values.get(key) is not None else values.get(key)
-        if values.get("scale_range") is not None:
-            values["scale_range"] = _range(values["scale_range"])
+        for key in ("scale_range", "aspect_range"):
+            if values.get(key) is not None:
+                values[key] = _range(key, values[key])
         for key in SOURCE_FIELDS:
             if key in values:
                 values[key] = _sources(key, values[key])
@@ -131,9 +134,9 @@ def source_list(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _range(value) -> tuple[float, float]:
+def _range(key: str, value) -> tuple[float, float]:
     if not isinstance(value, list | tuple) or len(value) != 2 or not 0 < value[0] <= value[1]:
-        raise ValueError(f"scale_range takes [low, high] with 0 < low <= high, got {value!r}")
+        raise ValueError(f"{key} takes [low, high] with 0 < low <= high, got {value!r}")
     return (float(value[0]), float(value[1]))
 
 

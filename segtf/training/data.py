@@ -142,6 +142,7 @@ class TrainData:
             start_step=start_step,
             weights=cfg.train_weights,
             scale_range=cfg.scale_range,
+            aspect_range=cfg.aspect_range,
             output_names=self.output_names,
         )
         if self.pipeline == "numpy":
