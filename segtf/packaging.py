@@ -48,6 +48,12 @@ class Leg:
             return None
         return (self.finished - self.started).total_seconds() / 60
 
+    @property
+    def epoch_minutes(self) -> float | None:
+        """The logged epoch times summed (training steps only: no validation, no pauses)."""
+        seconds = [float(row["seconds"]) for row in self.history if row.get("seconds")]
+        return sum(seconds) / 60 if seconds else None
+
 
 def _read_history(path: pathlib.Path) -> list[dict]:
     if not path.is_file():
@@ -116,11 +122,25 @@ def _fmt(value) -> str:
     return "-" if math.isnan(number) else f"{number:.4f}"
 
 
+def leg_time(leg: Leg) -> str:
+    """How long a leg took: the epochs summed and, for one uninterrupted run, its wall time
+    (a resumed run's first start to model folder would count the pauses between its runs)."""
+    parts = []
+    if leg.epoch_minutes:
+        parts.append(f"{leg.epoch_minutes:.0f} min of training epochs (logged epoch times "
+                     "summed, validation excluded)")
+    if leg.minutes and len(leg.commands) <= 1:
+        parts.append(f"{leg.minutes:.0f} min wall time (start to model folder)")
+    elif leg.minutes:
+        parts.append(f"{len(leg.commands)} runs (`--resume`), {leg.minutes:.0f} min from the "
+                     "first start to the model folder, pauses between them included")
+    return "; ".join(parts) + "." if parts else ""
+
+
 def leg_lines(index: int, leg: Leg) -> list[str]:
-    minutes = f"{leg.minutes:.0f} min wall time (first start to model folder)" if leg.minutes else ""
     lines = [f"### Leg {index}: `{leg.folder.name}`", "", "```", *leg.commands, "```", ""]
-    if minutes:
-        lines += [minutes + ".", ""]
+    if time := leg_time(leg):
+        lines += [time, ""]
     if leg.history:
         lines += [
             "| epoch (0-based) | train loss | val score (mean IoU, as logged) |",

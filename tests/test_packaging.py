@@ -105,3 +105,21 @@ def test_repackaging_over_the_origin_folder_quotes_the_origin_once(tmp_path):
     assert origin_card(original, legs) == original  # not this chain's card: quoted as it is
     assert origin_card(packaged, legs[:1] + [Leg(tmp_path / "other", [], {}, [], None, None)]) \
         == packaged
+
+
+def test_a_resumed_legs_time_is_its_epochs_not_the_pauses_between_runs(tmp_path):
+    import datetime
+
+    from segtf.packaging import Leg, leg_time
+
+    start = datetime.datetime(2026, 12, 3, 8, tzinfo=datetime.timezone.utc)
+    history = [{"epoch": "0", "seconds": "600"}, {"epoch": "1", "seconds": "300"}]
+    one = Leg(tmp_path, ["segtf train -e x"], {}, history, start,
+              start + datetime.timedelta(minutes=20))
+    assert leg_time(one) == ("15 min of training epochs (logged epoch times summed, validation "
+                             "excluded); 20 min wall time (start to model folder).")
+    resumed = Leg(tmp_path, ["segtf train -e x", "segtf train -e x --resume"], {}, history,
+                  start, start + datetime.timedelta(hours=5))
+    assert "15 min of training epochs" in leg_time(resumed)
+    assert "2 runs (`--resume`), 300 min from the first start" in leg_time(resumed)
+    assert "pauses between them included" in leg_time(resumed)
