@@ -203,7 +203,7 @@ def origin_card(card: str, legs: list[Leg]) -> str:
 
 
 def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: str,
-              tables: list, best: dict, notes: str = "") -> str:
+              tables: list, best: dict, notes: str = "", command: str = "") -> str:
     cfg = info.model
     first = legs[0].config
     lines = [
@@ -229,6 +229,14 @@ def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: 
     ]
     for i, leg in enumerate(legs, start=1):
         lines += leg_lines(i, leg)
+    lines += [
+        "## Packaging command (`segtf package`: this folder, its evaluation and this card)",
+        "",
+        "```",
+        command or f"segtf.packaging.package({str(legs[-1].folder)!r}, {name!r}) (Python)",
+        "```",
+        "",
+    ]
     lines += ["## Evaluation of these weights (`segtf.evaluation.evaluate`, single scale)", ""]
     for command, table in tables:
         lines += ["```", f"$ {command}", table, "```", ""]
@@ -266,12 +274,14 @@ def package(
     overwrite: bool = False,
     notes: str = "",
     working_aspect: str | None = None,
+    command: str = "",
 ) -> pathlib.Path:
     """Writes `zoo_dir/name/` from the run's model folder; returns the folder. `notes`
     (Markdown: what is still weak, comparisons printed by benchmarks) go into the card
     after the evaluation tables. `working_aspect` ("keep" / "square") changes how the packaged
     model resizes photos to its working side (an inference setting: the weights are the
-    run's); the card says it was chosen by the packager."""
+    run's); the card says it was chosen by the packager. `command` is the `segtf package`
+    command line the card quotes (the CLI passes its own)."""
     run = pathlib.Path(run)
     leg = read_leg(run)
     target = pathlib.Path(zoo_dir) / name
@@ -307,5 +317,5 @@ def package(
         )
     }
     info = dataclasses.replace(info, metrics=metrics, extra=extra)
-    card = card_text(name, info, legs, init, previous_card, tables, best, notes)
+    card = card_text(name, info, legs, init, previous_card, tables, best, notes, command)
     return save_model_folder(model, info, target, card=card, overwrite=True)

@@ -40,6 +40,9 @@ def test_package_quotes_every_leg_and_the_evaluation(tmp_path, capsys):
     assert f"--out {tmp_path / 'leg1'}" in card[leg1:leg2]
     assert f"--init-from {tmp_path / 'leg1'}" in card[leg2:]
     assert "random initialisation" in card  # where leg 1 started
+    package_line = (f"segtf package {tmp_path / 'leg2'} --name tiny --zoo {zoo} "
+                    f"--notes {notes}")
+    assert f"```\n{package_line}\n```" in card  # the command that made the card
     config = json.loads((zoo / "tiny" / "config.json").read_text())
     mean_iou = config["metrics"]["data"]["mean_iou"]
     assert f"mean_iou                   {mean_iou:.4f}" in card  # the table it computed

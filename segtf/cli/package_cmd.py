@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import shlex
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,10 +21,27 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         notes=args.notes.read_text(encoding="utf-8") if args.notes else "",
         working_aspect=args.working_aspect,
+        command=command_line(args),
     )
     print((folder / "MODEL_CARD.md").read_text(encoding="utf-8"))
     print(f"wrote {folder}")
     return 0
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The `segtf package` command these arguments came from, as the card quotes it."""
+    words = ["segtf", "package", str(args.run), "--name", args.name]
+    for data in args.eval:
+        words += ["--eval", str(data)]
+    if args.zoo:
+        words += ["--zoo", str(args.zoo)]
+    if args.overwrite:
+        words.append("--overwrite")
+    if args.working_aspect:
+        words += ["--working-aspect", args.working_aspect]
+    if args.notes:
+        words += ["--notes", str(args.notes)]
+    return shlex.join(words)
 
 
 def register(subparsers) -> None:
