@@ -134,7 +134,7 @@ def main(argv=None) -> int:
                                      else None) or (side, side)
     resize = litert.resize_layer(side, square)
     calibration = [litert.network_input(np.asarray(rgb, np.float32)[None], resize, size)
-                   for rgb in calibration_images("camvid" if info.task != "foreground" else "fg")]
+                   for rgb in calibration_images(info.dataset)]
     inputs = calibration[0]
     rows = []
     for block, prefix in prefixes(model):

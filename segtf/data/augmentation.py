@@ -2,8 +2,9 @@
 graph, `augment_numpy.py` for the NumPy pipeline) read these numbers.
 
 Per training pair: random scale s ~ U(scale_range) (optionally stretched to an aspect ratio
-a, log-uniform in aspect_range: width scaled by s * sqrt(a), height by s / sqrt(a)), a random crop (padding the image with
-the mean pixel and the mask with the pad value where the scaled image is smaller),
+a, log-uniform in aspect_range: width scaled by s * sqrt(a), height by s / sqrt(a)), a random
+crop (padding the image with the mean pixel and the mask with the pad value where the scaled
+image is smaller),
 horizontal flip with probability 1/2, then photometric jitter of the image only.
 Masks are only ever resized with nearest neighbour.
 """
