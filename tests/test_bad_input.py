@@ -89,7 +89,7 @@ def damage_wrong_class_count(folder):
 
 
 def damage_other_models_weights(folder):
-    config = segtf.models.get_config("pspnet_lite", num_classes=3, width=0.125, head_filters=16)
+    config = segtf.models.get_config("pspnet_lite", num_classes=3, width=0.125, head_filters=16, backbone="xception_tiny")
     segtf.models.build_from_config(config).save_weights(folder / "model.weights.h5")
 
 

@@ -295,7 +295,7 @@ def test_atomic_outputs_get_the_usual_permissions_not_private_temp_ones(tmp_path
 
     from segtf import models
 
-    config = models.get_config("deeplabv3plus_lite", width=0.125, head_filters=16)
+    config = models.get_config("deeplabv3plus_lite", width=0.125, head_filters=16, backbone="xception_tiny")
     folder = save_model_folder(
         models.build_from_config(config), ModelInfo(name="m", model=config), tmp_path / "m", card="x"
     )

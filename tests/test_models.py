@@ -8,13 +8,18 @@ import tensorflow as tf
 from segtf import models
 from segtf.models.xception import build_xception_backbone
 
-TINY = dict(width=0.125, head_filters=16)
+TINY = dict(width=0.125, head_filters=16, backbone="xception_tiny")
 
 
 def tiny(name, num_classes=3, **overrides):
-    if models.get_config(name).backbone == "resnet50":
+    """The named model, narrow; the `_lite` models (xception41) also shallow. Other backbones
+    keep their own depth so that every registered backbone is built."""
+    backbone = models.get_config(name).backbone
+    if backbone == "resnet50":
         return models.build(name, num_classes=num_classes, head_filters=16, **overrides)
-    return models.build(name, num_classes=num_classes, **TINY, **overrides)
+    if backbone != "xception41":
+        overrides = {"backbone": backbone, **overrides}
+    return models.build(name, num_classes=num_classes, **{**TINY, **overrides})
 
 
 def images(batch, height, width, seed=0):

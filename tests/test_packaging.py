@@ -13,7 +13,7 @@ def _train(data, out, *extra):
     args = [
         "train", "--model", "pspnet_lite", "--out", str(out), "--steps", "2",
         "--batch-size", "2", "--train-data", str(data / "train"), "--val-data", str(data / "val"),
-        "--set", "model_overrides={width: 0.125, head_filters: 16}", "--set", "num_classes=4",
+        "--set", "model_overrides={width: 0.125, head_filters: 16, backbone: xception_tiny}", "--set", "num_classes=4",
         "--set", "crop_size=[32, 32]", "--set", "precise_bn_batches=1",
         "--set", "precision=float32", *extra,
     ]  # fmt: skip
@@ -67,7 +67,7 @@ def test_package_can_squash_photos_to_a_square_working_size(tmp_path):
     data = tmp_path / "data"
     make_folder_dataset(data / "train", n=4, size=(32, 40), num_classes=4)
     make_folder_dataset(data / "val", n=2, size=(32, 40), num_classes=4)
-    _train(data, tmp_path / "run", "--set", "model_overrides={width: 0.125, head_filters: 16, "
+    _train(data, tmp_path / "run", "--set", "model_overrides={width: 0.125, head_filters: 16, backbone: xception_tiny, "
            "working_side: 24}")
     zoo = tmp_path / "zoo"
     assert main(["package", str(tmp_path / "run"), "--name", "sq", "--zoo", str(zoo),
@@ -88,7 +88,7 @@ def test_package_can_squash_photos_to_a_square_working_size(tmp_path):
     from segtf.packaging import with_working_aspect
     from segtf.zoo import ModelInfo
 
-    plain = segtf.models.get_config("pspnet_lite", width=0.125, head_filters=16)
+    plain = segtf.models.get_config("pspnet_lite", width=0.125, head_filters=16, backbone="xception_tiny")
     with pytest.raises(ValueError, match="has no working side"):
         with_working_aspect(None, ModelInfo(name="plain", model=plain), "square")
 

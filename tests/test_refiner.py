@@ -12,7 +12,7 @@ from segtf import losses, models
 from segtf.models.refiner import STAGES
 from segtf.zoo import ModelInfo
 
-TINY = dict(width=0.125, head_filters=16)
+TINY = dict(width=0.125, head_filters=16, backbone="xception_tiny")
 HEIGHT, WIDTH = 64, 96
 
 

@@ -18,7 +18,7 @@ from segtf.cli.segment_cmd import output_path
 from segtf.imageio import read_image, read_mask
 from segtf.zoo import ModelInfo, save_model_folder
 
-TINY = dict(num_classes=3, width=0.125, head_filters=16)
+TINY = dict(num_classes=3, width=0.125, head_filters=16, backbone="xception_tiny")
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 

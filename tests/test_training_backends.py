@@ -59,7 +59,7 @@ def _train_args(data: pathlib.Path, out: pathlib.Path, pipeline: str) -> list[st
     return [
         "train", "--model", "refiner_lite", "--out", str(out), "--steps", "4",
         "--batch-size", "2",
-        "--set", "model_overrides={width: 0.125, head_filters: 16, working_side: 64}",
+        "--set", "model_overrides={width: 0.125, head_filters: 16, backbone: xception_tiny, working_side: 64}",
         "--set", "dataset=people_animals", "--set", f"train_data={sources}",
         "--set", f"val_data={vals}", "--set", "train_weights=[1, 3]",
         "--set", "crop_size=[32, 32]", "--set", "steps_per_epoch=2",
@@ -142,7 +142,7 @@ DATA_PARALLEL = """
 import json, sys
 import keras
 from segtf.training import TrainConfig, Trainer
-cfg = TrainConfig(model="pspnet_lite", model_overrides={"width": 0.125, "head_filters": 16},
+cfg = TrainConfig(model="pspnet_lite", model_overrides={"width": 0.125, "head_filters": 16, "backbone": "xception_tiny"},
     train_data="synthetic:8", val_data="synthetic:2", num_classes=3, crop_size=(32, 32),
     batch_size=4, max_steps=2, steps_per_epoch=2, image_summaries=0, checkpoint_every=1,
     out_dir=sys.argv[1], precise_bn_batches=0)
@@ -150,14 +150,15 @@ trainer = Trainer(cfg)
 result = trainer.fit()
 print(json.dumps({"replicas": trainer.placement.replicas,
                   "distribution": type(keras.distribution.distribution()).__name__,
-                  "step": result.step}))
+                  "step": result.step, "jit": trainer.model.jit_compile}))
 """
 
 
 @pytest.mark.slow
 def test_jax_data_parallel_over_two_devices(tmp_path):
     """On JAX, strategy auto spreads each batch over every local device
-    (`keras.distribution.DataParallel`); two CPU devices stand in for two GPUs."""
+    (`keras.distribution.DataParallel`); two CPU devices stand in for two GPUs. The step is
+    jitted (un-jitted, JAX dispatches and compiles every op of every step on its own)."""
     env = dict(_env("jax"), XLA_FLAGS="--xla_force_host_platform_device_count=2")
     done = subprocess.run(
         [sys.executable, "-c", DATA_PARALLEL, str(tmp_path / "run")], env=env,
@@ -165,5 +166,5 @@ def test_jax_data_parallel_over_two_devices(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"replicas": 2, "distribution": "DataParallel", "step": 2}
+    assert result == {"replicas": 2, "distribution": "DataParallel", "step": 2, "jit": True}
     assert (tmp_path / "run" / "model" / "model.weights.h5").is_file()

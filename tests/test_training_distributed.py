@@ -17,7 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 TINY = dict(
     model="deeplabv3plus_lite",
-    model_overrides={"width": 0.125, "head_filters": 16},
+    model_overrides={"width": 0.125, "head_filters": 16, "backbone": "xception_tiny"},
     train_data="synthetic:8",
     num_classes=3,
     crop_size=[32, 32],

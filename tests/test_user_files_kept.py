@@ -11,7 +11,7 @@ from PIL import Image
 
 from segtf.cli import main
 
-TINY = dict(num_classes=3, width=0.125, head_filters=16)
+TINY = dict(num_classes=3, width=0.125, head_filters=16, backbone="xception_tiny")
 
 
 @pytest.fixture(scope="module")

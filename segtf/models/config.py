@@ -13,7 +13,7 @@ class ModelConfig:
     """Everything needed to rebuild a segtf model."""
 
     architecture: str = "deeplabv3plus"  # "deeplabv3plus", "pspnet", "psp_aspp" or "refiner"
-    backbone: str = "xception65"  # "xception41", "xception65", "xception71" or "resnet50"
+    backbone: str = "xception65"  # an Xception variant, "resnet50" or "efficientnet_lite0..2"
     num_classes: int = 21
     output_stride: int = 16  # 8 for the best accuracy, 32 for speed
     width: float = 1.0  # channel multiplier for the backbone: < 1 for CPU-sized models

@@ -35,10 +35,13 @@ _EXIT = (
 )
 
 # Variants as data: entry flow blocks and middle-flow repeats (DeepLab's xception_41/65/71).
+# `xception_tiny` (one middle block) is for tests and smoke runs: the same block kinds and
+# strides with half the layers of xception41, so building and tracing take half the time.
 XCEPTION_VARIANTS = {
     "xception41": (_entry((128, 2), (256, 2), (728, 2)), 8),
     "xception65": (_entry((128, 2), (256, 2), (728, 2)), 16),
     "xception71": (_entry((128, 2), (256, 1), (256, 2), (728, 1), (728, 2)), 16),
+    "xception_tiny": (_entry((128, 2), (256, 2), (728, 2)), 1),
 }
 
 
