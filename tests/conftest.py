@@ -18,6 +18,7 @@ def pytest_terminal_summary(terminalreporter):
 
 
 import pytest  # noqa: E402
+from data_factory import TINY_MODEL  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +28,7 @@ def tiny_model_dir(tmp_path_factory):
     from segtf.zoo import ModelInfo, save_model_folder
 
     config = segtf.models.get_config(
-        "deeplabv3plus_lite", num_classes=3, width=0.125, head_filters=16, backbone="xception_tiny"
+        "deeplabv3plus_lite", num_classes=3, **TINY_MODEL
     )
     info = ModelInfo(name="tiny", model=config, class_names=("a", "b", "c"))
     model = segtf.models.build_from_config(config)

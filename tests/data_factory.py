@@ -13,6 +13,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+# The tests' model size (`--set model_overrides=...` / build keyword arguments): narrow, and on
+# the Xception `_lite` models shallow too (xception_tiny: half the layers to build and trace).
+TINY_MODEL = {"width": 0.125, "head_filters": 16, "backbone": "xception_tiny"}
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

@@ -13,6 +13,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from data_factory import TINY_MODEL
 from PIL import Image
 
 import segtf.models
@@ -89,7 +90,7 @@ def damage_wrong_class_count(folder):
 
 
 def damage_other_models_weights(folder):
-    config = segtf.models.get_config("pspnet_lite", num_classes=3, width=0.125, head_filters=16, backbone="xception_tiny")
+    config = segtf.models.get_config("pspnet_lite", num_classes=3, **TINY_MODEL)
     segtf.models.build_from_config(config).save_weights(folder / "model.weights.h5")
 
 

@@ -1,11 +1,12 @@
 import numpy as np
+from data_factory import TINY_MODEL
 
 from segtf import models
 from segtf.models.batchnorm import batchnorm_layers, recalibrate_batchnorm
 
 
 def test_recalibration_makes_inference_match_training_statistics():
-    model = models.build("deeplabv3plus_lite", num_classes=3, width=0.125, head_filters=16, backbone="xception_tiny",
+    model = models.build("deeplabv3plus_lite", num_classes=3, **TINY_MODEL,
                          dropout=0.0)
     x = np.random.default_rng(0).uniform(0, 255, (2, 48, 48, 3)).astype("float32")
     train_mode = np.asarray(model(x, training=True))

@@ -16,6 +16,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from data_factory import TINY_MODEL
 from PIL import Image
 
 import segtf
@@ -46,7 +47,7 @@ def exported(tmp_path_factory):
     """(model folder, SavedModel version folder), exported through the CLI."""
     root = tmp_path_factory.mktemp("export")
     config = segtf.models.get_config(
-        "deeplabv3plus_lite", num_classes=3, width=0.125, head_filters=16, backbone="xception_tiny"
+        "deeplabv3plus_lite", num_classes=3, **TINY_MODEL
     )
     info = ModelInfo(name="tiny", model=config, class_names=("a", "b", "c"))
     folder = save_model_folder(segtf.models.build_from_config(config), info, root / "tiny")
@@ -303,7 +304,7 @@ def test_a_square_working_size_exports_with_the_same_pixels(tmp_path):
     from segtf.export import export_saved_model, export_tflite
 
     keras.utils.set_random_seed(3)
-    config = segtf.models.get_config("refiner_lite", width=0.125, head_filters=16, backbone="xception_tiny",
+    config = segtf.models.get_config("refiner_lite", **TINY_MODEL,
                                      working_side=32, working_aspect="square")
     model = segtf.models.build_from_config(config)
     info = ModelInfo(name="sq", model=config, class_names=("foreground",))

@@ -7,6 +7,7 @@ import stat
 
 import numpy as np
 import pytest
+from data_factory import TINY_MODEL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -295,7 +296,7 @@ def test_atomic_outputs_get_the_usual_permissions_not_private_temp_ones(tmp_path
 
     from segtf import models
 
-    config = models.get_config("deeplabv3plus_lite", width=0.125, head_filters=16, backbone="xception_tiny")
+    config = models.get_config("deeplabv3plus_lite", **TINY_MODEL)
     folder = save_model_folder(
         models.build_from_config(config), ModelInfo(name="m", model=config), tmp_path / "m", card="x"
     )

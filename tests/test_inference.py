@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from data_factory import TINY_MODEL
 
 import segtf.models
 from segtf.inference import normalize_tile, predict_probabilities
@@ -9,13 +10,13 @@ from segtf.inference import normalize_tile, predict_probabilities
 
 @pytest.fixture(scope="module")
 def model():
-    return segtf.models.build("deeplabv3plus_lite", num_classes=3, width=0.125, head_filters=16, backbone="xception_tiny")
+    return segtf.models.build("deeplabv3plus_lite", num_classes=3, **TINY_MODEL)
 
 
 @pytest.fixture(scope="module")
 def fg_model():
     return segtf.models.build(
-        "deeplabv3plus_lite", num_classes=1, width=0.125, head_filters=16, backbone="xception_tiny", task="foreground"
+        "deeplabv3plus_lite", num_classes=1, **TINY_MODEL, task="foreground"
     )
 
 
@@ -100,7 +101,7 @@ def test_foreground_tiles_are_guided_by_a_global_pass():
 
 
 def test_tiled_foreground_prediction_runs_with_the_global_pass():
-    model = segtf.models.build("refiner_lite", width=0.125, head_filters=16, backbone="xception_tiny")
+    model = segtf.models.build("refiner_lite", **TINY_MODEL)
     image = np.random.default_rng(0).integers(0, 255, (150, 130, 3), dtype=np.uint8)
     alpha = predict_probabilities(model, image, task="foreground", tile=64)
     assert alpha.shape == (150, 130, 1) and np.isfinite(alpha).all()

@@ -9,6 +9,7 @@ import pathlib
 
 import numpy as np
 import pytest
+from data_factory import TINY_MODEL
 from PIL import Image
 
 import segtf
@@ -41,7 +42,7 @@ def private_cache(tmp_path, monkeypatch):
 def refiner_dir(tmp_path_factory):
     """A tiny foreground refiner that works at a 48-pixel side (the resize LiteRT leaves out)."""
     config = segtf.models.get_config(
-        "refiner_lite", width=0.125, head_filters=16, backbone="xception_tiny", working_side=48, input_size=(48, 64)
+        "refiner_lite", **TINY_MODEL, working_side=48, input_size=(48, 64)
     )
     model = segtf.models.build_from_config(config)
     info = ModelInfo(name="tiny_fg", model=config, class_names=("foreground",))
@@ -121,7 +122,7 @@ def test_int8_runs_at_sizes_calibration_never_saw(tmp_path):
     """The pyramid pooling divides by bin counts that depend on the input size; in int8 a
     count could round to zero on wide photos (`div.cc: data[i] != zero_point`, found by
     bench_runtimes on the default model): those divisions stay float."""
-    config = segtf.models.get_config("refiner_lite", width=0.125, head_filters=16, backbone="xception_tiny",
+    config = segtf.models.get_config("refiner_lite", **TINY_MODEL,
                                      working_side=320, input_size=(240, 320))
     model = segtf.models.build_from_config(config)
     info = ModelInfo(name="tiny_fg320", model=config, class_names=("foreground",))
@@ -142,7 +143,7 @@ def test_a_fixed_size_file_gives_the_tensorflow_pixels_at_its_size(refiner_dir, 
 
     keras.utils.set_random_seed(3)  # weights whose alpha varies over the photo (checked below)
     config = segtf.models.get_config(
-        "refiner_lite", width=0.125, head_filters=16, backbone="xception_tiny", working_side=48, input_size=(48, 64)
+        "refiner_lite", **TINY_MODEL, working_side=48, input_size=(48, 64)
     )
     model = segtf.models.build_from_config(config)
     info = ModelInfo(name="tiny_fg", model=config, class_names=("foreground",))

@@ -4,22 +4,20 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from data_factory import TINY_MODEL
 
 from segtf import models
 from segtf.models.xception import build_xception_backbone
 
-TINY = dict(width=0.125, head_filters=16, backbone="xception_tiny")
-
 
 def tiny(name, num_classes=3, **overrides):
-    """The named model, narrow; the `_lite` models (xception41) also shallow. Other backbones
-    keep their own depth so that every registered backbone is built."""
+    """The named model at the tests' size; other backbones than the `_lite` models' xception41
+    keep their own depth, so that every registered backbone is built."""
     backbone = models.get_config(name).backbone
     if backbone == "resnet50":
         return models.build(name, num_classes=num_classes, head_filters=16, **overrides)
-    if backbone != "xception41":
-        overrides = {"backbone": backbone, **overrides}
-    return models.build(name, num_classes=num_classes, **{**TINY, **overrides})
+    size = TINY_MODEL if backbone == "xception41" else {**TINY_MODEL, "backbone": backbone}
+    return models.build(name, num_classes=num_classes, **{**size, **overrides})
 
 
 def images(batch, height, width, seed=0):
@@ -163,7 +161,7 @@ def test_paper_model_has_the_reference_parameter_count():
 
 @pytest.mark.parametrize("name", ["deeplabv3plus_lite", "refiner_lite"])
 def test_working_side_runs_the_network_small_and_answers_at_the_input_size(name):
-    model = models.build(name, num_classes=1, task="foreground", working_side=32, **TINY)
+    model = models.build(name, num_classes=1, task="foreground", working_side=32, **TINY_MODEL)
     assert model.get_layer("working_size").side == 32
     y = keras.ops.convert_to_numpy(model(images(1, 97, 65)))
     assert y.shape == (1, 97, 65, 1) and np.isfinite(y).all()

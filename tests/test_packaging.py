@@ -4,7 +4,7 @@ legs' commands and the evaluation computed at packaging; config.json carries tho
 import json
 
 import pytest
-from data_factory import make_folder_dataset
+from data_factory import TINY_MODEL, make_folder_dataset
 
 from segtf.cli import main
 
@@ -13,7 +13,7 @@ def _train(data, out, *extra):
     args = [
         "train", "--model", "pspnet_lite", "--out", str(out), "--steps", "2",
         "--batch-size", "2", "--train-data", str(data / "train"), "--val-data", str(data / "val"),
-        "--set", "model_overrides={width: 0.125, head_filters: 16, backbone: xception_tiny}", "--set", "num_classes=4",
+        "--set", f"model_overrides={json.dumps(TINY_MODEL)}", "--set", "num_classes=4",
         "--set", "crop_size=[32, 32]", "--set", "precise_bn_batches=1",
         "--set", "precision=float32", *extra,
     ]  # fmt: skip
@@ -67,8 +67,8 @@ def test_package_can_squash_photos_to_a_square_working_size(tmp_path):
     data = tmp_path / "data"
     make_folder_dataset(data / "train", n=4, size=(32, 40), num_classes=4)
     make_folder_dataset(data / "val", n=2, size=(32, 40), num_classes=4)
-    _train(data, tmp_path / "run", "--set", "model_overrides={width: 0.125, head_filters: 16, backbone: xception_tiny, "
-           "working_side: 24}")
+    overrides = json.dumps({**TINY_MODEL, "working_side": 24})
+    _train(data, tmp_path / "run", "--set", f"model_overrides={overrides}")
     zoo = tmp_path / "zoo"
     assert main(["package", str(tmp_path / "run"), "--name", "sq", "--zoo", str(zoo),
                  "--working-aspect", "square"]) == 0  # fmt: skip
@@ -88,7 +88,7 @@ def test_package_can_squash_photos_to_a_square_working_size(tmp_path):
     from segtf.packaging import with_working_aspect
     from segtf.zoo import ModelInfo
 
-    plain = segtf.models.get_config("pspnet_lite", width=0.125, head_filters=16, backbone="xception_tiny")
+    plain = segtf.models.get_config("pspnet_lite", **TINY_MODEL)
     with pytest.raises(ValueError, match="has no working side"):
         with_working_aspect(None, ModelInfo(name="plain", model=plain), "square")
 

@@ -6,13 +6,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from data_factory import TINY_MODEL
 
 import segtf
 from segtf import losses, models
 from segtf.models.refiner import STAGES
 from segtf.zoo import ModelInfo
 
-TINY = dict(width=0.125, head_filters=16, backbone="xception_tiny")
+TINY = dict(TINY_MODEL)
 HEIGHT, WIDTH = 64, 96
 
 

@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 import pytest
+from data_factory import TINY_MODEL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -13,7 +14,7 @@ import segtf
 import segtf.models
 from segtf.zoo import ModelInfo, save_model_folder
 
-TINY = dict(num_classes=3, width=0.125, head_filters=16, backbone="xception_tiny")
+TINY = dict(num_classes=3, **TINY_MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fg_dir(tmp_path_factory):
     config = segtf.models.get_config(
-        "deeplabv3plus_lite", num_classes=1, width=0.125, head_filters=16, backbone="xception_tiny", task="foreground"
+        "deeplabv3plus_lite", num_classes=1, **TINY_MODEL, task="foreground"
     )
     model = segtf.models.build_from_config(config)
     info = ModelInfo(name="tiny_fg", model=config)

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from data_factory import TINY_MODEL
 from PIL import Image
 
 import segtf.models
@@ -18,7 +19,7 @@ from segtf.cli.segment_cmd import output_path
 from segtf.imageio import read_image, read_mask
 from segtf.zoo import ModelInfo, save_model_folder
 
-TINY = dict(num_classes=3, width=0.125, head_filters=16, backbone="xception_tiny")
+TINY = dict(num_classes=3, **TINY_MODEL)
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 

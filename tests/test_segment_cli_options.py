@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from data_factory import TINY_MODEL
 from PIL import Image
 
 import segtf.models
@@ -21,7 +22,7 @@ from segtf.zoo import ModelInfo, save_model_folder
 @pytest.fixture(scope="module")
 def fg_model(tmp_path_factory):
     config = segtf.models.get_config(
-        "deeplabv3plus_lite", num_classes=1, task="foreground", width=0.125, head_filters=16, backbone="xception_tiny"
+        "deeplabv3plus_lite", num_classes=1, task="foreground", **TINY_MODEL
     )
     model = segtf.models.build_from_config(config)
     info = ModelInfo(name="tiny_fg", model=config, class_names=("animal",))

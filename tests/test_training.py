@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from data_factory import TINY_MODEL
 
 from segtf.models import build
 from segtf.training import PolyWarmup, TrainConfig, Trainer, resolve_config
@@ -46,7 +47,7 @@ def test_precision_auto_is_float32_on_cpu():
 
 TINY = dict(
     model="pspnet_lite",
-    model_overrides={"width": 0.125, "head_filters": 16, "backbone": "xception_tiny"},
+    model_overrides=dict(TINY_MODEL),
     train_data="synthetic:4",
     val_data="synthetic:2",
     num_classes=3,
@@ -145,7 +146,7 @@ def test_every_experiment_trains_every_training_output(name):
     # An output without a loss in aux_losses is never trained (the refiner experiment once
     # named keys its model does not have, leaving all deep supervision off).
     config = get_experiment(name)
-    model = build(config.model, with_aux=True, width=0.125, head_filters=16, backbone="xception_tiny")
+    model = build(config.model, with_aux=True, **TINY_MODEL)
     outputs = set(model.output) if isinstance(model.output, dict) else {"logits"}
     assert outputs - {"logits"} <= set(config.aux_losses), sorted(outputs)
 
@@ -157,7 +158,7 @@ def test_fine_tune_from_a_zoo_folder_with_other_classes(tmp_path):
     from segtf.zoo import ModelInfo, load_model, save_model_folder
 
     source_config = segtf.models.get_config(
-        "pspnet_lite", num_classes=5, width=0.125, head_filters=16, backbone="xception_tiny"
+        "pspnet_lite", num_classes=5, **TINY_MODEL
     )
     source = segtf.models.build_from_config(source_config)
     folder = save_model_folder(source, ModelInfo(name="five", model=source_config), tmp_path / "five")

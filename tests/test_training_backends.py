@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.data_factory import make_folder_dataset
+from tests.data_factory import TINY_MODEL, make_folder_dataset
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -59,7 +59,7 @@ def _train_args(data: pathlib.Path, out: pathlib.Path, pipeline: str) -> list[st
     return [
         "train", "--model", "refiner_lite", "--out", str(out), "--steps", "4",
         "--batch-size", "2",
-        "--set", "model_overrides={width: 0.125, head_filters: 16, backbone: xception_tiny, working_side: 64}",
+        "--set", f"model_overrides={json.dumps({**TINY_MODEL, 'working_side': 64})}",
         "--set", "dataset=people_animals", "--set", f"train_data={sources}",
         "--set", f"val_data={vals}", "--set", "train_weights=[1, 3]",
         "--set", "crop_size=[32, 32]", "--set", "steps_per_epoch=2",
@@ -142,7 +142,7 @@ DATA_PARALLEL = """
 import json, sys
 import keras
 from segtf.training import TrainConfig, Trainer
-cfg = TrainConfig(model="pspnet_lite", model_overrides={"width": 0.125, "head_filters": 16, "backbone": "xception_tiny"},
+cfg = TrainConfig(model="pspnet_lite", model_overrides=json.loads(sys.argv[2]),
     train_data="synthetic:8", val_data="synthetic:2", num_classes=3, crop_size=(32, 32),
     batch_size=4, max_steps=2, steps_per_epoch=2, image_summaries=0, checkpoint_every=1,
     out_dir=sys.argv[1], precise_bn_batches=0)
@@ -161,7 +161,8 @@ def test_jax_data_parallel_over_two_devices(tmp_path):
     jitted (un-jitted, JAX dispatches and compiles every op of every step on its own)."""
     env = dict(_env("jax"), XLA_FLAGS="--xla_force_host_platform_device_count=2")
     done = subprocess.run(
-        [sys.executable, "-c", DATA_PARALLEL, str(tmp_path / "run")], env=env,
+        [sys.executable, "-c", DATA_PARALLEL, str(tmp_path / "run"), json.dumps(TINY_MODEL)],
+        env=env,
         capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]

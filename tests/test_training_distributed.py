@@ -11,13 +11,14 @@ import time
 
 import numpy as np
 import pytest
+from data_factory import TINY_MODEL
 
 SCRIPT = pathlib.Path(__file__).with_name("train_script.py")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 TINY = dict(
     model="deeplabv3plus_lite",
-    model_overrides={"width": 0.125, "head_filters": 16, "backbone": "xception_tiny"},
+    model_overrides=dict(TINY_MODEL),
     train_data="synthetic:8",
     num_classes=3,
     crop_size=[32, 32],

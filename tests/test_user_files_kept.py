@@ -7,11 +7,12 @@ import pathlib
 
 import numpy as np
 import pytest
+from data_factory import TINY_MODEL
 from PIL import Image
 
 from segtf.cli import main
 
-TINY = dict(num_classes=3, width=0.125, head_filters=16, backbone="xception_tiny")
+TINY = dict(num_classes=3, **TINY_MODEL)
 
 
 @pytest.fixture(scope="module")
