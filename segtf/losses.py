@@ -170,23 +170,40 @@ class DiceLoss(keras.losses.Loss):
         }
 
 
+# Alpha exactly 128 / 255 is a trimap's unknown band (the Oxford pet masks): the binary
+# losses skip it, as the metrics do, instead of pulling the edge towards one half.
+UNDECIDED_ALPHA = 128.0 / 255.0
+
+
 def _binary_pair(y_true, y_pred):
     logits = ops.cast(y_pred, "float32")
     return ops.cast(ops.reshape(y_true, ops.shape(logits)), "float32"), logits
 
 
+def decided_pixels(target):
+    """1 where the target alpha is decided, 0 on the unknown band (alpha 128 / 255)."""
+    return ops.cast(ops.abs(target - UNDECIDED_ALPHA) > 0.5 / 255.0, "float32")
+
+
+def _bce_per_pixel(target, logits):
+    return ops.maximum(logits, 0.0) - logits * target + ops.log1p(ops.exp(-ops.abs(logits)))
+
+
 def binary_cross_entropy(y_true, y_pred):
-    """Per-pixel mean BCE from logits (numerically stable form), targets in 0..1."""
+    """Per-pixel mean BCE from logits (numerically stable form), targets in 0..1, over the
+    decided pixels."""
     target, logits = _binary_pair(y_true, y_pred)
-    per_pixel = ops.maximum(logits, 0.0) - logits * target + ops.log1p(ops.exp(-ops.abs(logits)))
-    return ops.mean(per_pixel)
+    decided = decided_pixels(target)
+    total = ops.sum(_bce_per_pixel(target, logits) * decided)
+    return total / ops.maximum(ops.sum(decided), 1.0)
 
 
 def binary_iou_loss(y_true, y_pred):
     """Per-image soft IoU loss `1 - sum(pg) / (sum p + sum g - sum(pg))`, mean over the batch
-    (the IoU term of BASNet, Qin et al. 2019, kept by BiRefNet)."""
+    (the IoU term of BASNet, Qin et al. 2019, kept by BiRefNet), over the decided pixels."""
     target, logits = _binary_pair(y_true, y_pred)
-    probs = ops.sigmoid(logits)
+    decided = decided_pixels(target)
+    probs, target = ops.sigmoid(logits) * decided, target * decided
     axes = tuple(range(1, len(probs.shape)))
     inter = ops.sum(probs * target, axis=axes)
     union = ops.sum(probs, axis=axes) + ops.sum(target, axis=axes) - inter
@@ -220,9 +237,12 @@ def ssim_map(x, y, size: int = 11, sigma: float = 1.5):
 
 
 def ssim_loss(y_true, y_pred):
-    """`1 - mean SSIM(sigmoid(logits), target)`."""
+    """`1 - mean SSIM(sigmoid(logits), target)`; on the unknown band the target is the
+    prediction itself (held fixed), so the band adds no pull of its own."""
     target, logits = _binary_pair(y_true, y_pred)
-    return 1.0 - ops.mean(ssim_map(ops.sigmoid(logits), target))
+    probs = ops.sigmoid(logits)
+    target = ops.where(decided_pixels(target) > 0, target, ops.stop_gradient(probs))
+    return 1.0 - ops.mean(ssim_map(probs, target))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -280,7 +300,7 @@ class GradientAuxLoss(keras.losses.Loss):
         edges = ops.stop_gradient(sobel_magnitude(target))
         if self.mode == "l1":
             return ops.mean(ops.abs(ops.sigmoid(logits) - edges))
-        return binary_cross_entropy(edges, logits)
+        return ops.mean(_bce_per_pixel(edges, logits))
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}

@@ -47,6 +47,27 @@ def test_binary_losses_by_hand():
     assert _np(mix(target, logits)) == pytest.approx(2 * bce + 0.5 * iou, rel=1e-4)
 
 
+def test_binary_losses_skip_the_trimap_band():
+    # The last pixel is the unknown band (alpha 128): whatever its logit, BCE and IoU are those
+    # of the first three pixels alone.
+    target = np.array([1.0, 0.0, 0.0, 128 / 255], "float32").reshape(1, 2, 2, 1)
+    three = np.array([1.0, 0.0, 0.0], "float32").reshape(1, 1, 3, 1)
+    logits3 = np.array([0.5, -2.0, 1.0], "float32").reshape(1, 1, 3, 1)
+    for band_logit in (-6.0, 0.0, 6.0):
+        logits = np.append(logits3.ravel(), band_logit).astype("float32").reshape(1, 2, 2, 1)
+        assert _np(losses.binary_cross_entropy(target, logits)) == pytest.approx(
+            _np(losses.binary_cross_entropy(three, logits3)), rel=1e-5)
+        assert _np(losses.binary_iou_loss(target, logits)) == pytest.approx(
+            _np(losses.binary_iou_loss(three, logits3)), rel=1e-5)
+    # A soft alpha that is not exactly the band value still counts.
+    soft = np.array([1.0, 0.0, 0.0, 0.6], "float32").reshape(1, 2, 2, 1)
+    high = np.array([0.5, -2.0, 1.0, 6.0], "float32").reshape(1, 2, 2, 1)
+    soft_pixel = 6.0 - 6.0 * 0.6 + np.log1p(np.exp(-6.0))
+    three_mean = _np(losses.binary_cross_entropy(three, logits3))
+    assert _np(losses.binary_cross_entropy(soft, high)) == pytest.approx(
+        (3 * three_mean + soft_pixel) / 4, rel=1e-5)
+
+
 def test_ssim_is_one_for_identical_images_and_matches_numpy():
     rng = np.random.default_rng(0)
     x = rng.random((1, 12, 12, 1)).astype("float32")

@@ -64,6 +64,22 @@ def test_perfect_prediction_scores():
     assert r["boundary_iou"] == 1.0 and r["max_e"] == pytest.approx(1, abs=1e-2)
 
 
+def test_trimap_band_is_neither_foreground_nor_background():
+    # A pet-style mask: object 255, a 2-pixel unknown band 128 around it, background 0.
+    gt = np.zeros((40, 40), np.uint8)
+    gt[8:32, 8:32] = 128
+    gt[10:30, 10:30] = 255
+    tight = (gt == 255).astype(float)  # edge at the band's inner side
+    wide = (gt >= 128).astype(float)  # edge at its outer side
+    for pred, truth in ((tight, gt), (wide, gt), (wide, gt / np.float32(255))):  # as decoded
+        r = binary.binary_scores([pred], [truth])
+        assert r["mae"] == 0 and r["boundary_iou"] == 1.0
+        assert r["max_f"] == pytest.approx(1) and r["weighted_f"] == pytest.approx(1)
+    missing_row = tight.copy()
+    missing_row[10] = 0  # a row of the sure foreground missed: still counted
+    assert binary.binary_scores([missing_row], [gt])["boundary_iou"] < 1.0
+
+
 def test_s_measure_special_cases_and_e_measure_of_an_empty_map():
     empty = np.zeros((8, 8), bool)
     pred = np.full((8, 8), 0.25)
@@ -89,3 +105,19 @@ def test_boundary_iou_by_hand():
     pred = np.zeros_like(gt)
     pred[2:8, 3:9] = True  # shifted by one column: rings share 2 * 4 + 2 = 10 pixels
     assert binary.boundary_iou(pred, gt) == pytest.approx(10 / (20 + 20 - 10))
+
+
+def test_decoded_trimap_band_is_undecided(tmp_path):
+    # `segtf evaluate` scores masks as the data pipeline decodes them (alpha in 0..1).
+    from data_factory import write_image
+
+    from segtf.data import make_dataset
+
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:6, 2:6] = 128
+    mask[3:5, 3:5] = 255
+    write_image(tmp_path / "images" / "a.png", np.zeros((8, 8, 3), np.uint8))
+    write_image(tmp_path / "masks" / "a.png", mask)
+    ds = make_dataset(str(tmp_path), num_classes=2, task="foreground", batch_size=1)
+    alpha = next(iter(ds))[1][0, ..., 0].numpy()
+    assert (binary.undecided_pixels(alpha) == (mask == 128)).all()

@@ -1,8 +1,8 @@
 """Lays out ../shared/data as `train/` + `val/` folders of images/ and masks/ for training.
 
-CamVid: symlinks from the SegNet list files. Oxford pet: trimaps become soft alpha masks
-(pet 1 -> 255, background 2 -> 0, boundary 3 -> 128, the boundary's soft target; evaluation
-ignores it), palette / GIF images are re-saved as RGB PNG, and pairs whose mask holds no pet
+CamVid: symlinks from the SegNet list files. Oxford pet: trimaps become alpha masks (pet
+1 -> 255, background 2 -> 0, boundary 3 -> 128, the unknown band that segtf's losses and
+metrics skip), palette / GIF images are re-saved as RGB PNG, and pairs whose mask holds no pet
 at all are left out (one such label in train is wrong: the photo shows a cat).
 
     python tools/prepare_training_folders.py --shared ../shared/data --out .devdata

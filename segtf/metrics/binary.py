@@ -5,7 +5,10 @@ MAE, max / mean / adaptive F-measure (beta^2 = 0.3), weighted F-measure (Margoli
 (Cheng et al. 2021, dilation ratio 0.02).
 
 Predictions are alphas in 0..1, min-max normalised per image as in the reference; ground
-truth is binarised at 0.5.
+truth is binarised at 0.5. Ground truth of exactly one half (128 in a uint8 mask: the unknown
+band of a trimap, as the Oxford pet masks store it) is undecided: there the ground truth takes
+the prediction's own decision at 0.5 and the prediction is snapped to it, so no measure counts
+those pixels either way.
 """
 
 from __future__ import annotations
@@ -17,16 +20,34 @@ EPS = np.spacing(1)
 BETA2 = 0.3
 
 
+UNDECIDED_UINT8 = 128  # a trimap's unknown band in an alpha mask (alpha 0.5)
+
+
+def undecided_pixels(gt: np.ndarray) -> np.ndarray:
+    """Where the ground truth is one half (128, or 128 / 255 as an alpha in 0..1): neither
+    foreground nor background."""
+    if gt.dtype == np.uint8:
+        return gt == UNDECIDED_UINT8
+    return np.abs(gt - UNDECIDED_UINT8 / 255) < 1 / 255
+
+
 def prepare(pred, gt, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """float64 prediction in 0..1 (min-max normalised) and a boolean ground truth."""
+    """float64 prediction in 0..1 (min-max normalised) and a boolean ground truth; undecided
+    pixels take the prediction's decision at 0.5 in both."""
     pred = np.asarray(pred, np.float64).squeeze()
     gt = np.asarray(gt).squeeze()
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ")
+    undecided = undecided_pixels(gt)
     gt = gt > (127.5 if gt.dtype == np.uint8 else 0.5)
     if normalize and pred.max() != pred.min():
         pred = (pred - pred.min()) / (pred.max() - pred.min())
-    return np.clip(pred, 0.0, 1.0), gt
+    pred = np.clip(pred, 0.0, 1.0)
+    if undecided.any():
+        decided = pred >= 0.5
+        gt = np.where(undecided, decided, gt)
+        pred = np.where(undecided, decided.astype(np.float64), pred)
+    return pred, gt
 
 
 def _threshold_counts(pred, gt):

@@ -13,7 +13,8 @@ SHARED_DATA = pathlib.Path(
 )
 
 # Training folders made from ../shared/data by `python tools/prepare_training_folders.py`
-# (CamVid as folders, Oxford pet trimaps as soft alpha masks, horse and person linked).
+# (CamVid as folders, Oxford pet trimaps as alpha masks whose unknown band is 128, which the
+# losses and metrics skip; horse and person linked).
 DEV_DATA = pathlib.Path(
     os.environ.get("SEGTF_DEVDATA", pathlib.Path(__file__).resolve().parents[2] / ".devdata")
 )

@@ -41,9 +41,13 @@ def padded(image: np.ndarray, size) -> np.ndarray:
     return out
 
 
-def truth_labels(mask: np.ndarray, task: str) -> np.ndarray:
-    """Validation truth: class labels, or foreground at alpha >= 0.5 (soft 128 counts)."""
-    return (mask >= 128).astype(np.int32) if task == "foreground" else mask.astype(np.int32)
+def truth_labels(mask: np.ndarray, task: str, ignore_label: int) -> np.ndarray:
+    """Validation truth: class labels, or foreground at alpha > 0.5 with alpha exactly 0.5
+    (128: a trimap's unknown band, as in the Oxford pet masks) ignored, as `segtf evaluate`
+    and the accuracy benchmark do."""
+    if task != "foreground":
+        return mask.astype(np.int32)
+    return np.where(mask == 128, ignore_label, mask > 128).astype(np.int32)
 
 
 def logits_of(model: keras.Model, images: np.ndarray) -> np.ndarray:
@@ -62,7 +66,7 @@ def validate_set(model, pairs: ArrayPairs, task: str, num_classes: int, ignore_l
         h, w = mask.shape[:2]
         logits = logits_of(model, padded(image, size))[0, :h, :w]
         prediction = predicted_labels(logits, task)
-        metric.update_state(truth_labels(mask, task), prediction)
+        metric.update_state(truth_labels(mask, task, ignore_label), prediction)
         if len(panels) < max_panels:
             truth = mask / 255.0 if task == "foreground" else mask
             shown = 1 / (1 + np.exp(-logits[..., 0])) if task == "foreground" else prediction
