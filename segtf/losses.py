@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 from segtf.models.layers import sobel_magnitude as image_sobel_magnitude
+from segtf.tasks import UNDECIDED_ALPHA
 
 PACKAGE = "segtf"
 
@@ -170,9 +171,6 @@ class DiceLoss(keras.losses.Loss):
         }
 
 
-# Alpha exactly 128 / 255 is a trimap's unknown band (the Oxford pet masks): the binary
-# losses skip it, as the metrics do, instead of pulling the edge towards one half.
-UNDECIDED_ALPHA = 128.0 / 255.0
 
 
 def _binary_pair(y_true, y_pred):
@@ -182,7 +180,7 @@ def _binary_pair(y_true, y_pred):
 
 def decided_pixels(target):
     """1 where the target alpha is decided, 0 on the unknown band (alpha 128 / 255)."""
-    return ops.cast(ops.abs(target - UNDECIDED_ALPHA) > 0.5 / 255.0, "float32")
+    return ops.cast(ops.abs(target - UNDECIDED_ALPHA / 255.0) > 0.5 / 255.0, "float32")
 
 
 def _bce_per_pixel(target, logits):

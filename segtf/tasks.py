@@ -12,6 +12,9 @@ import numpy as np
 import segtf.palette
 
 FOREGROUND_PALETTE = ((0, 0, 0), (255, 64, 128))  # background, foreground
+# Alpha 128 of 255 marks a trimap's unknown band (the Oxford pet border): foreground losses,
+# validation and metrics skip it rather than count it either way.
+UNDECIDED_ALPHA = 128
 
 
 def display_class_names(task: str, class_names, num_classes: int) -> tuple[str, ...]:

@@ -16,19 +16,18 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from segtf.tasks import UNDECIDED_ALPHA
+
 EPS = np.spacing(1)
 BETA2 = 0.3
-
-
-UNDECIDED_UINT8 = 128  # a trimap's unknown band in an alpha mask (alpha 0.5)
 
 
 def undecided_pixels(gt: np.ndarray) -> np.ndarray:
     """Where the ground truth is one half (128, or 128 / 255 as an alpha in 0..1): neither
     foreground nor background."""
     if gt.dtype == np.uint8:
-        return gt == UNDECIDED_UINT8
-    return np.abs(gt - UNDECIDED_UINT8 / 255) < 1 / 255
+        return gt == UNDECIDED_ALPHA
+    return np.abs(gt - UNDECIDED_ALPHA / 255) < 1 / 255
 
 
 def prepare(pred, gt, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:

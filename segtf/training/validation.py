@@ -17,7 +17,7 @@ from segtf.data.arrays import ArrayPairs
 from segtf.data.augmentation import MEAN_PIXEL
 from segtf.metrics.semantic import semantic_scores
 from segtf.palette import comparison_panel
-from segtf.tasks import predicted_labels
+from segtf.tasks import UNDECIDED_ALPHA, predicted_labels
 
 PAD_MULTIPLE = 32
 
@@ -47,7 +47,7 @@ def truth_labels(mask: np.ndarray, task: str, ignore_label: int) -> np.ndarray:
     and the accuracy benchmark do."""
     if task != "foreground":
         return mask.astype(np.int32)
-    return np.where(mask == 128, ignore_label, mask > 128).astype(np.int32)
+    return np.where(mask == UNDECIDED_ALPHA, ignore_label, mask > UNDECIDED_ALPHA).astype(np.int32)
 
 
 def logits_of(model: keras.Model, images: np.ndarray) -> np.ndarray:
