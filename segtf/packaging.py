@@ -84,13 +84,23 @@ def read_leg(run: pathlib.Path) -> Leg:
     return Leg(run, commands, config, _read_history(run / "history.csv"), started, finished)
 
 
+def run_folder_of(source: str) -> pathlib.Path:
+    """The training run an `init_from` names: the run folder itself, its `model/` folder, or
+    one of its `checkpoints/*.weights.h5` (a leg that keeps the deep-supervision heads)."""
+    path = pathlib.Path(source)
+    if path.name == "model":
+        return path.parent
+    if path.suffix == ".h5" and path.parent.name == "checkpoints":
+        return path.parent.parent
+    return path
+
+
 def earlier_legs(leg: Leg) -> tuple[list[Leg], str]:
     """The runs this one continued from, oldest first, and where the first one started."""
     legs, source = [], leg.config.get("init_from") or ""
     seen = {leg.folder.resolve()}
     while source:
-        path = pathlib.Path(source)
-        run = path.parent if path.name == "model" else path
+        run = run_folder_of(source)
         if not ((run / "config.yaml").is_file() and (run / "model").is_dir()):
             break
         if run.resolve() in seen:

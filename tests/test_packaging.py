@@ -126,3 +126,26 @@ def test_a_resumed_legs_time_is_its_epochs_not_the_pauses_between_runs(tmp_path)
     assert "15 min of training epochs" in leg_time(resumed)
     assert "2 runs (`--resume`), 300 min from the first start" in leg_time(resumed)
     assert "pauses between them included" in leg_time(resumed)
+
+
+def test_a_leg_started_from_a_checkpoint_of_another_run_continues_that_runs_chain(tmp_path):
+    """`--init-from run/checkpoints/best.weights.h5` (which keeps the training-only heads)
+    still makes the card quote that run as the earlier leg, and where it started."""
+    import yaml
+
+    from segtf.packaging import earlier_legs, read_leg
+
+    def run(name, init_from):
+        folder = tmp_path / name
+        (folder / "model").mkdir(parents=True)
+        (folder / "checkpoints").mkdir()
+        (folder / "config.yaml").write_text(yaml.safe_dump({"init_from": init_from}))
+        return folder
+
+    first = run("leg1", "imagenet")
+    second = run("leg2", str(first / "checkpoints" / "best.weights.h5"))
+    third = run("leg3", str(second / "model"))
+
+    legs, origin = earlier_legs(read_leg(third))
+    assert [leg.folder.name for leg in legs] == ["leg1", "leg2"]
+    assert origin == "imagenet"
