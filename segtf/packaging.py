@@ -17,6 +17,7 @@ import platform
 
 import yaml
 
+from segtf.training.checkpoints import CHECKPOINT_DIR
 from segtf.training.config import source_list
 from segtf.zoo import CARD_FILE, ZOO_DIR, ModelInfo, load_model, save_model_folder
 
@@ -90,7 +91,7 @@ def run_folder_of(source: str) -> pathlib.Path:
     path = pathlib.Path(source)
     if path.name == "model":
         return path.parent
-    if path.suffix == ".h5" and path.parent.name == "checkpoints":
+    if path.suffix == ".h5" and path.parent.name == CHECKPOINT_DIR:
         return path.parent.parent
     return path
 

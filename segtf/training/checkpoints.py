@@ -19,6 +19,7 @@ import keras
 
 logger = logging.getLogger(__name__)
 
+CHECKPOINT_DIR = "checkpoints"  # inside a run folder
 STATE_FILE = "state.json"
 BEST_FILE = "best.weights.h5"
 

@@ -20,7 +20,7 @@ import keras
 
 import segtf.training.callbacks as cb
 from segtf.models.batchnorm import recalibrate_batchnorm
-from segtf.training.checkpoints import Checkpoints
+from segtf.training.checkpoints import CHECKPOINT_DIR, Checkpoints
 from segtf.training.config import TrainConfig, write_config
 from segtf.training.data import LabelInfo, label_info, make_train_data, resolve_class_weights
 from segtf.training.objective import output_losses
@@ -233,7 +233,7 @@ class Trainer:
             self.optimizer = self.model.optimizer
             self.optimizer.build(self.model.trainable_variables)
         self.checkpoints = Checkpoints(
-            self.out_dir / "checkpoints", self.model, config.keep_checkpoints, self.is_chief
+            self.out_dir / CHECKPOINT_DIR, self.model, config.keep_checkpoints, self.is_chief
         )
 
     def _build_model(self) -> keras.Model:
