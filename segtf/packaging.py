@@ -213,6 +213,30 @@ def origin_card(card: str, legs: list[Leg]) -> str:
                      for line in quoted.splitlines()).strip() + "\n"
 
 
+def check_averaged_in_chain(average, legs: list[Leg]) -> None:
+    """Each averaged checkpoint must come from a leg the card quotes (so its making is told)."""
+    folders = {leg.folder.resolve() for leg in legs}
+    for path in average:
+        if run_folder_of(str(path)).resolve() not in folders:
+            raise ValueError(
+                f"--average {path}: not a checkpoint of this run or of the runs it continued "
+                f"from ({', '.join(leg.folder.name for leg in legs)}), so the card could not "
+                "quote how it was made"
+            )
+
+
+def weights_description(extra: dict) -> str:
+    """What the card says the packaged weights are."""
+    if extra.get("weights") == "average":
+        files = ", ".join(f"`{p}`" for p in extra["averaged"])
+        return (f"the element-wise mean of {len(extra['averaged'])} checkpoints ({files}; "
+                "checkpoint averaging, chosen on the validation sets below)")
+    if extra.get("weights") == "best":
+        return (f"the checkpoint with the best validation score (step {extra.get('best_step')}, "
+                "chosen on the validation sets below, after precise BatchNorm statistics)")
+    return "the final step's (no validation during training)"
+
+
 def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: str,
               tables: list, best: dict, notes: str = "", command: str = "") -> str:
     cfg = info.model
@@ -286,13 +310,16 @@ def package(
     notes: str = "",
     working_aspect: str | None = None,
     command: str = "",
+    average: list[str] = (),
 ) -> pathlib.Path:
     """Writes `zoo_dir/name/` from the run's model folder; returns the folder. `notes`
     (Markdown: what is still weak, comparisons printed by benchmarks) go into the card
     after the evaluation tables. `working_aspect` ("keep" / "square") changes how the packaged
     model resizes photos to its working side (an inference setting: the weights are the
     run's); the card says it was chosen by the packager. `command` is the `segtf package`
-    command line the card quotes (the CLI passes its own)."""
+    command line the card quotes (the CLI passes its own). `average`: checkpoint files of
+    this run or of the runs it continued from, whose mean becomes the packaged weights
+    instead of the run's model (checkpoint averaging; the card lists them)."""
     run = pathlib.Path(run)
     leg = read_leg(run)
     target = pathlib.Path(zoo_dir) / name
@@ -302,6 +329,14 @@ def package(
     legs = [*earlier, leg]
     model, info = load_model(run / "model")
     info = dataclasses.replace(info, name=name)
+    if average:
+        check_averaged_in_chain(average, legs)
+        from segtf.training.averaging import average_into
+
+        average_into(model, list(average), info.model)
+        info = dataclasses.replace(
+            info, extra={**info.extra, "weights": "average", "averaged": [str(p) for p in average]}
+        )
     if working_aspect and working_aspect != info.model.working_aspect:
         model, info = with_working_aspect(model, info, working_aspect)
     previous_card = ""
@@ -318,15 +353,7 @@ def package(
     extra = dict(info.extra)
     if info.task != "foreground" and sources:
         extra["confidence_floor"] = confidence_floor(folder, sources[0])
-    weights_kind = info.extra.get("weights")
-    best = {
-        "what": (
-            f"the checkpoint with the best validation score (step {info.extra.get('best_step')}, "
-            "chosen on the validation sets below, after precise BatchNorm statistics)"
-            if weights_kind == "best"
-            else "the final step's (no validation during training)"
-        )
-    }
+    best = {"what": weights_description(info.extra)}
     info = dataclasses.replace(info, metrics=metrics, extra=extra)
     card = card_text(name, info, legs, init, previous_card, tables, best, notes, command)
     return save_model_folder(model, info, target, card=card, overwrite=True)

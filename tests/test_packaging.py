@@ -149,3 +149,45 @@ def test_a_leg_started_from_a_checkpoint_of_another_run_continues_that_runs_chai
     legs, origin = earlier_legs(read_leg(third))
     assert [leg.folder.name for leg in legs] == ["leg1", "leg2"]
     assert origin == "imagenet"
+
+
+@pytest.mark.slow
+def test_package_can_average_checkpoints_of_the_run(tmp_path, capsys):
+    """--average: the packaged weights are the element-wise mean of the named checkpoints, the
+    card lists them; a checkpoint of a run outside the chain is refused with the reason."""
+    import numpy as np
+
+    from segtf.models import build_from_config
+    from segtf.zoo import load_model
+
+    data = tmp_path / "data"
+    make_folder_dataset(data / "train", n=4, size=(32, 40), num_classes=4)
+    make_folder_dataset(data / "val", n=2, size=(32, 40), num_classes=4)
+    run = tmp_path / "run"
+    _train(data, run, "--set", "checkpoint_every=1")
+    checkpoints = [run / "checkpoints" / f"ckpt-{step}.weights.h5" for step in (1, 2)]
+    zoo = tmp_path / "zoo"
+
+    assert main(["package", str(run), "--name", "soup", "--zoo", str(zoo),
+                 "--average", *map(str, checkpoints)]) == 0  # fmt: skip
+
+    soup, info = load_model(zoo / "soup")
+    head = [layer.name for layer in soup.layers if layer.weights][-1]
+    expected = []
+    for path in checkpoints:
+        graph = build_from_config(info.model, with_aux=True)
+        graph.load_weights(path)
+        expected.append(graph.get_layer(head).get_weights()[0])
+    assert not np.allclose(expected[0], expected[1])  # two steps apart: different weights
+    np.testing.assert_allclose(soup.get_layer(head).get_weights()[0],
+                               np.mean(expected, axis=0), rtol=1e-6, atol=1e-7)
+    card = (zoo / "soup" / "MODEL_CARD.md").read_text()
+    assert "element-wise mean of 2 checkpoints" in card and f"`{checkpoints[1]}`" in card
+    assert f"--average {checkpoints[0]} {checkpoints[1]}" in card
+    assert info.extra["weights"] == "average"
+
+    foreign = tmp_path / "other" / "checkpoints" / "ckpt-1.weights.h5"
+    assert main(["package", str(run), "--name", "soup2", "--zoo", str(zoo),
+                 "--average", str(checkpoints[0]), str(foreign)]) == 2  # fmt: skip
+    assert "not a checkpoint of this run" in capsys.readouterr().err
+    assert not (zoo / "soup2").exists()

@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
         notes=args.notes.read_text(encoding="utf-8") if args.notes else "",
         working_aspect=args.working_aspect,
         command=command_line(args),
+        average=args.average,
     )
     print((folder / "MODEL_CARD.md").read_text(encoding="utf-8"))
     print(f"wrote {folder}")
@@ -41,6 +42,8 @@ def command_line(args: argparse.Namespace) -> str:
         words += ["--working-aspect", args.working_aspect]
     if args.notes:
         words += ["--notes", str(args.notes)]
+    if args.average:
+        words += ["--average", *map(str, args.average)]
     return shlex.join(words)
 
 
@@ -67,5 +70,10 @@ def register(subparsers) -> None:
         "--working-aspect", choices=("keep", "square"), default=None,
         help="how the packaged model resizes photos to its working side: keep their aspect "
         "ratio, or squash them to a square (default: as trained); the card says so",
+    )
+    parser.add_argument(
+        "--average", nargs="+", default=[], metavar="CKPT",
+        help="package the mean of these checkpoints' weights (files in checkpoints/ of this "
+        "run or of the runs it continued from) instead of the run's model",
     )
     parser.set_defaults(func=run)
