@@ -113,7 +113,13 @@ def earlier_legs(leg: Leg) -> tuple[list[Leg], str]:
     return legs, source
 
 
-def describe_init(source: str, backbone: str) -> str:
+def describe_init(source: str, backbone: str, weights_file: str | None = None) -> str:
+    if not source and weights_file:
+        if backbone == "mobilenetv3_selfie":
+            from segtf.models.pretrained.mediapipe import SOURCE
+
+            return f"the published weights in `{weights_file}` ({SOURCE}; sha256-checked)"
+        return f"the weights in `{weights_file}` (`backbone_weights`)"
     if not source:
         return "random initialisation (from scratch)"
     if source == "imagenet":
@@ -247,7 +253,7 @@ def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: 
         f"- Architecture: `{first.get('model')}` ({cfg.architecture}, backbone {cfg.backbone}, "
         f"width {cfg.width}, output stride {cfg.output_stride}), {info.task} task, classes: "
         f"{', '.join(info.class_names)}.",
-        f"- Initialisation of the first leg: {describe_init(first.get('init_from', ''), cfg.backbone)}.",
+        f"- Initialisation of the first leg: {describe_init(first.get('init_from', ''), cfg.backbone, (first.get('model_overrides') or {}).get('backbone_weights'))}.",
         f"- Trained on: {', '.join(source_list(legs[-1].config.get('train_data')))}; "
         f"validated on: {', '.join(source_list(legs[-1].config.get('val_data')))}.",
         f"- Machine: {platform.machine()} ({platform.processor() or 'CPU'}), "

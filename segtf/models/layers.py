@@ -22,6 +22,8 @@ NORMALIZATION = {
     "efficientnet_lite": {"mean": (127.0, 127.0, 127.0), "std": (128.0, 128.0, 128.0), "bgr": False},
     # torchvision style: ImageNet mean / std.
     "imagenet": {"mean": (123.675, 116.28, 103.53), "std": (58.395, 57.12, 57.375), "bgr": False},
+    # MediaPipe's models: RGB in 0..1.
+    "unit": {"mean": (0.0, 0.0, 0.0), "std": (255.0, 255.0, 255.0), "bgr": False},
 }
 
 

@@ -64,6 +64,23 @@ for _variant in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2
     )
 
 
+# MediaPipe's selfie segmentation network (`segtf.models.selfie`): ~0.1 M parameters at
+# 256 x 256, the speed class of the free selfie peer; its published weights initialise it
+# (`backbone_weights`: the peer's .tflite file).
+MODELS["selfie_mobilenetv3"] = ModelConfig(
+    architecture="selfie",
+    backbone="mobilenetv3_selfie",
+    num_classes=1,
+    task="foreground",
+    output_stride=16,
+    head_filters=128,
+    dropout=0.0,
+    working_side=256,
+    working_aspect="square",
+    input_size=(256, 256),
+)
+
+
 def register_model(name: str, config: ModelConfig) -> None:
     """Adds a named configuration (refuses to silently replace an existing one)."""
     if name in MODELS:
@@ -89,6 +106,10 @@ def build_from_config(
         from segtf.models.refiner import build_refiner
 
         model = build_refiner(config, name=name, with_aux=with_aux)
+    elif config.architecture == "selfie":
+        from segtf.models.selfie import build_selfie
+
+        model = build_selfie(config, name=name, with_aux=with_aux)
     else:
         from segtf.models.segmentation import build_segmentation_model
 
@@ -102,7 +123,14 @@ def load_backbone_weights(model: keras.Model, config: ModelConfig) -> None:
     local `.pth`); ResNet50 takes its local file inside keras.applications instead."""
     from segtf.models.efficientnet_lite import EFFICIENTNET_LITE_VARIANTS
 
-    if config.backbone_weights and config.backbone in EFFICIENTNET_LITE_VARIANTS:
+    if config.backbone_weights and config.architecture == "selfie":
+        from segtf.models.pretrained.mediapipe import load_selfie_weights
+
+        if config.backbone_weights == "imagenet":
+            raise ValueError("the selfie architecture has no ImageNet weights: set "
+                             "backbone_weights to MediaPipe's selfie_segmentation.tflite")
+        load_selfie_weights(model, config.backbone_weights)
+    elif config.backbone_weights and config.backbone in EFFICIENTNET_LITE_VARIANTS:
         from segtf.models.pretrained.imagenet import load_imagenet_weights
 
         load_imagenet_weights(model, config.backbone, config.backbone_weights)

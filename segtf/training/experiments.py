@@ -158,6 +158,27 @@ EXPERIMENTS["foreground_deeplabv3plus_efficientnet_lite2"] = dataclasses.replace
     out_dir="runs/foreground_deeplabv3plus_efficientnet_lite2",
 )
 
+# The fast foreground model: MediaPipe's selfie network (~0.1 M parameters at 256 x 256, the
+# speed of the free selfie peer), started from that peer's published weights (the .tflite in
+# ../shared/peers, Apache-2.0, sha256-checked) and fine-tuned on the default recipe's people
+# and animals. No BatchNorm (the published convs are folded), so no precise-BN pass.
+PEERS = SHARED_DATA.parent / "peers"
+EXPERIMENTS["foreground_selfie_mobilenetv3"] = dataclasses.replace(
+    EXPERIMENTS["foreground_refiner_efficientnet_lite0"],
+    experiment="foreground_selfie_mobilenetv3",
+    model="selfie_mobilenetv3",
+    model_overrides={"backbone_weights": str(PEERS / "selfie_segmentation.tflite")},
+    init_from="",
+    max_side=256,
+    crop_size=(256, 256),
+    aux_losses={},
+    epochs=10,
+    learning_rate=5e-4,
+    precise_bn_batches=0,
+    out_dir="runs/foreground_selfie_mobilenetv3",
+)
+
+
 def list_experiments() -> list[str]:
     return sorted(EXPERIMENTS)
 
@@ -178,3 +199,4 @@ def resolve_config(
         data = merge(data, load_file(path))
     data = merge(data, overrides or {})
     return TrainConfig.from_dict(data)
+
