@@ -69,7 +69,8 @@ def validate_set(model, pairs: ArrayPairs, task: str, num_classes: int, ignore_l
         metric.update_state(truth_labels(mask, task, ignore_label), prediction)
         if len(panels) < max_panels:
             truth = mask / 255.0 if task == "foreground" else mask
-            shown = 1 / (1 + np.exp(-logits[..., 0])) if task == "foreground" else prediction
+            # tanh form of the sigmoid: no overflow warning for very negative logits
+            shown = 0.5 + 0.5 * np.tanh(0.5 * logits[..., 0]) if task == "foreground" else prediction
             panels.append(comparison_panel(image, shown, truth, palette, task))
     matrix = keras.ops.convert_to_numpy(metric.total_cm).astype(np.float64)
     names = ("background", "foreground") if task == "foreground" else class_names
