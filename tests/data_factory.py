@@ -17,6 +17,12 @@ from PIL import Image
 # the Xception `_lite` models shallow too (xception_tiny: half the layers to build and trace).
 TINY_MODEL = {"width": 0.125, "head_filters": 16, "backbone": "xception_tiny"}
 
+
+def tiny_model_overrides(model_config) -> dict:
+    """TINY_MODEL, except for the selfie architecture: its published weights fix every shape
+    (and it is already tiny)."""
+    return {} if model_config.architecture == "selfie" else TINY_MODEL
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

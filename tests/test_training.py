@@ -5,9 +5,9 @@ import json
 import keras
 import numpy as np
 import pytest
-from data_factory import TINY_MODEL
+from data_factory import TINY_MODEL, tiny_model_overrides
 
-from segtf.models import build
+from segtf.models import build, get_config
 from segtf.training import PolyWarmup, TrainConfig, Trainer, resolve_config
 from segtf.training.config import parse_overrides
 from segtf.training.experiments import get_experiment, list_experiments
@@ -146,7 +146,8 @@ def test_every_experiment_trains_every_training_output(name):
     # An output without a loss in aux_losses is never trained (the refiner experiment once
     # named keys its model does not have, leaving all deep supervision off).
     config = get_experiment(name)
-    model = build(config.model, with_aux=True, **TINY_MODEL)
+    tiny = tiny_model_overrides(get_config(config.model))
+    model = build(config.model, with_aux=True, **tiny)
     outputs = set(model.output) if isinstance(model.output, dict) else {"logits"}
     assert outputs - {"logits"} <= set(config.aux_losses), sorted(outputs)
 
