@@ -81,3 +81,32 @@ def test_ablation_report_over_seeds_gives_mean_and_half_range(ablation, tmp_path
     )
     assert rows[3] == "| ccp_person | full | 0.0500 | 0.8000 | - | - | - | 0.6000 |"
     assert len(rows) == 4  # header, rule, one row per (val set, variant) with results
+
+
+def test_shrunk_folders_train_on_what_the_trainer_would_have_read(tmp_path):
+    """Shrinking ahead of time gives the pairs `load_pairs(max_side=...)` gives from the
+    originals: masks identical, images within JPEG error; small JPEGs copied byte for byte."""
+    import numpy as np
+    from data_factory import make_folder_dataset
+
+    from segtf.data.arrays import load_pairs
+    from segtf.data.validate import LabelRules
+
+    shrink = load_tool("shrink_training_folders")
+    big = make_folder_dataset(tmp_path / "set" / "train", n=2, size=(120, 90), foreground=True)
+    small = make_folder_dataset(tmp_path / "small" / "train", n=1, size=(20, 30),
+                                image_ext=".jpg", foreground=True)
+    out = tmp_path / "out"
+    assert shrink.shrink_folder(big, out / "set" / "train", max_side=40, quality=95) == 2
+    assert shrink.shrink_folder(small, out / "small" / "train", max_side=40, quality=95) == 1
+
+    rules = LabelRules(num_classes=2, task="foreground")
+    original = load_pairs(str(big), rules, max_side=40)
+    shrunk = load_pairs(str(out / "set" / "train"), rules, max_side=40)
+    for a, b in zip(original.masks, shrunk.masks, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(original.images, shrunk.images, strict=True):
+        assert a.shape == b.shape == (40, 30, 3)
+        assert np.abs(a.astype(int) - b.astype(int)).mean() < 12  # JPEG of random noise
+    copied = out / "small" / "train" / "images" / "000.jpg"
+    assert copied.read_bytes() == (small / "images" / "000.jpg").read_bytes()
