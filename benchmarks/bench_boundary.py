@@ -1,0 +1,65 @@
+"""What the refiner adds: foreground models side by side on the foreground val sets, boundary
+IoU first, through the same evaluation as `segtf evaluate` (single scale), in one run; prints
+a table.
+
+    python benchmarks/bench_boundary.py --models MODEL_A MODEL_B            # as packaged
+    python benchmarks/bench_boundary.py --models MODEL_A MODEL_B --aspect square
+
+`--aspect` gives every model the same resizing (`keep` the photo's aspect ratio, or `square`)
+whatever its folder says, so that models packaged differently are compared on equal terms.
+The val folders default to those `tools/prepare_training_folders.py` writes into `.devdata`
+(Oxford pet: the trimap's boundary band, 128, is skipped by the metrics).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+VAL_SETS = ("weizmann_horse", "ccp_person", "oxford_pet")
+COLUMNS = ("boundary_iou", "mae", "weighted_f", "max_f")
+
+
+def load(model: str, aspect: str | None):
+    from segtf.packaging import with_working_aspect
+    from segtf.zoo import load_model
+
+    network, info = load_model(model)
+    if aspect and aspect != info.model.working_aspect:
+        network, info = with_working_aspect(network, info, aspect)
+    return network, info
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", required=True, help="zoo names or model folders")
+    parser.add_argument("--aspect", choices=("keep", "square"), help="resize every model so")
+    parser.add_argument("--data", type=pathlib.Path, default=REPO / ".devdata",
+                        help="folder holding <set>/val (default: .devdata)")
+    parser.add_argument("--limit", type=int, default=0, help="images per val set (0: all)")
+    args = parser.parse_args(argv)
+    folders = [args.data / name / "val" for name in VAL_SETS]
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        print(f"val folders absent: {', '.join(missing)}; make them with "
+              "`python tools/prepare_training_folders.py --shared ../shared/data --out .devdata`",
+              file=sys.stderr)
+        return 2
+    from segtf.evaluation import evaluate
+
+    print(f"aspect: {args.aspect or 'as packaged'}")
+    print("| model | val set | images | " + " | ".join(COLUMNS) + " |")
+    print("| --- | --- | --- | " + " | ".join("---" for _ in COLUMNS) + " |")
+    for model in args.models:
+        network, info = load(model, args.aspect)
+        for name, folder in zip(VAL_SETS, folders, strict=True):
+            result = evaluate(network, info, str(folder), max_images=args.limit)
+            values = " | ".join(f"{result['metrics'][c]:.4f}" for c in COLUMNS)
+            print(f"| {model} | {name} | {result['images']} | {values} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""benchmarks/bench_boundary.py: every model on every foreground val set, with the resizing
+`--aspect` asks for, and a clear exit when the val folders are absent."""
+
+import sys
+
+from data_factory import TINY_MODEL, make_folder_dataset
+
+import segtf.models
+from segtf.zoo import ModelInfo, save_model_folder
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "benchmarks"))
+import bench_boundary  # noqa: E402
+
+
+def tiny_foreground_folder(root):
+    config = segtf.models.get_config("refiner_lite", **TINY_MODEL, working_side=48,
+                                     input_size=(48, 64))
+    model = segtf.models.build_from_config(config)
+    info = ModelInfo(name="tiny_fg", model=config, class_names=("foreground",))
+    return save_model_folder(model, info, root / "tiny_fg")
+
+
+def test_table_has_a_row_per_model_and_set_at_the_asked_aspect(tmp_path, capsys):
+    folder = tiny_foreground_folder(tmp_path)
+    for name in bench_boundary.VAL_SETS:
+        make_folder_dataset(tmp_path / "data" / name / "val", n=2, size=(40, 56), foreground=True)
+    assert bench_boundary.load(str(folder), "square")[1].model.working_aspect == "square"
+    argv = ["--models", str(folder), str(folder), "--aspect", "square", "--data",
+            str(tmp_path / "data"), "--limit", "1"]
+    assert bench_boundary.main(argv) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(f"| {folder}")]
+    assert len(rows) == 2 * len(bench_boundary.VAL_SETS)
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[2] == "1"
+        assert all(0.0 <= float(v) <= 1.0 for v in cells[3:])
+
+
+def test_absent_val_folders_exit_with_the_command_that_makes_them(tmp_path, capsys):
+    assert bench_boundary.main(["--models", "x", "--data", str(tmp_path)]) == 2
+    assert "prepare_training_folders.py" in capsys.readouterr().err
