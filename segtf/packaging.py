@@ -231,20 +231,33 @@ def check_averaged_in_chain(average, legs: list[Leg]) -> None:
             )
 
 
-def weights_description(extra: dict) -> str:
-    """What the card says the packaged weights are."""
+def weights_description(extra: dict, precise_bn: bool) -> str:
+    """What the card says the packaged weights are (`precise_bn`: the run recomputed
+    BatchNorm statistics before each validation)."""
     if extra.get("weights") == "average":
         files = ", ".join(f"`{p}`" for p in extra["averaged"])
         return (f"the element-wise mean of {len(extra['averaged'])} checkpoints ({files}; "
                 "checkpoint averaging, chosen on the validation sets below)")
     if extra.get("weights") == "best":
+        after = ", after precise BatchNorm statistics" if precise_bn else ""
         return (f"the checkpoint with the best validation score (step {extra.get('best_step')}, "
-                "chosen on the validation sets below, after precise BatchNorm statistics)")
+                f"chosen on the validation sets below{after})")
     return "the final step's (no validation during training)"
 
 
+def square_inference_line(cfg, set_at_packaging: bool) -> list[str]:
+    """The card's line on squashing photos to a square, saying where that setting came from."""
+    if cfg.working_aspect != "square":
+        return []
+    source = ("set at packaging with `segtf package --working-aspect square`, chosen on the "
+              "validation sets below" if set_at_packaging else "the model's own config, as trained")
+    return [f"- Inference: photos are resized to {cfg.working_side} x {cfg.working_side} "
+            f"whatever their aspect ratio (`working_aspect: square`, {source})."]
+
+
 def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: str,
-              tables: list, best: dict, notes: str = "", command: str = "") -> str:
+              tables: list, best: dict, notes: str = "", command: str = "",
+              aspect_set_at_packaging: bool = False) -> str:
     cfg = info.model
     first = legs[0].config
     lines = [
@@ -260,10 +273,7 @@ def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: 
         f"{os.cpu_count()} cores, float32, Keras backend `{os.environ.get('KERAS_BACKEND', 'tensorflow')}` "
         "(at packaging); wall times are upper bounds (the machine was shared).",
         f"- Weights: {best.get('what')}.",
-        *([f"- Inference: photos are resized to {cfg.working_side} x {cfg.working_side} "
-           "whatever their aspect ratio (`working_aspect: square`, set at packaging with "
-           "`segtf package --working-aspect square`, chosen on the validation sets below)."]
-          if cfg.working_aspect == "square" else []),
+        *square_inference_line(cfg, aspect_set_at_packaging),
         "",
         "## Training commands (`segtf train`, one leg per run; each continues the previous)",
         "",
@@ -343,7 +353,8 @@ def package(
         info = dataclasses.replace(
             info, extra={**info.extra, "weights": "average", "averaged": [str(p) for p in average]}
         )
-    if working_aspect and working_aspect != info.model.working_aspect:
+    aspect_set_at_packaging = bool(working_aspect) and working_aspect != info.model.working_aspect
+    if aspect_set_at_packaging:
         model, info = with_working_aspect(model, info, working_aspect)
     previous_card = ""
     init_path = pathlib.Path(init) if init and init != "imagenet" else None
@@ -359,7 +370,9 @@ def package(
     extra = dict(info.extra)
     if info.task != "foreground" and sources:
         extra["confidence_floor"] = confidence_floor(folder, sources[0])
-    best = {"what": weights_description(info.extra)}
+    precise_bn = bool(leg.config.get("precise_bn_batches", 0))
+    best = {"what": weights_description(info.extra, precise_bn)}
     info = dataclasses.replace(info, metrics=metrics, extra=extra)
-    card = card_text(name, info, legs, init, previous_card, tables, best, notes, command)
+    card = card_text(name, info, legs, init, previous_card, tables, best, notes, command,
+                     aspect_set_at_packaging)
     return save_model_folder(model, info, target, card=card, overwrite=True)

@@ -48,6 +48,7 @@ def test_package_quotes_every_leg_and_the_evaluation(tmp_path, capsys):
     assert f"mean_iou                   {mean_iou:.4f}" in card  # the table it computed
     assert "## Still weak" in card and 0.0 <= mean_iou <= 1.0
     assert config["extra"]["weights"] == "best" and "confidence_floor" in config["extra"]
+    assert "after precise BatchNorm statistics" in card  # the runs set precise_bn_batches=1
     # The folder is a working zoo model, and packaging refuses to replace it silently.
     from segtf.zoo import load_model
 
@@ -80,7 +81,8 @@ def test_package_can_squash_photos_to_a_square_working_size(tmp_path):
     assert squared.get_layer("working_size").square
     for a, b in zip(trained.get_weights(), squared.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert "`working_aspect: square`" in (zoo / "sq" / "MODEL_CARD.md").read_text()
+    card = (zoo / "sq" / "MODEL_CARD.md").read_text()
+    assert "`working_aspect: square`, set at packaging" in card
     image = np.random.default_rng(0).integers(0, 255, (30, 50, 3), dtype=np.uint8)
     assert segtf.segment(image, squared).labels.shape == (30, 50)
 
@@ -91,6 +93,26 @@ def test_package_can_squash_photos_to_a_square_working_size(tmp_path):
     plain = segtf.models.get_config("pspnet_lite", **TINY_MODEL)
     with pytest.raises(ValueError, match="has no working side"):
         with_working_aspect(None, ModelInfo(name="plain", model=plain), "square")
+
+
+def test_card_claims_precise_batchnorm_and_a_packaging_aspect_only_when_so():
+    """A run without precise BatchNorm statistics, or a model square by its own config (the
+    selfie network), gets a card that says what happened, not the boilerplate."""
+    import segtf.models
+    from segtf.packaging import square_inference_line, weights_description
+
+    best = {"weights": "best", "best_step": 7}
+    assert "BatchNorm" not in weights_description(best, precise_bn=False)
+    assert "step 7" in weights_description(best, precise_bn=False)
+    assert "after precise BatchNorm statistics" in weights_description(best, precise_bn=True)
+    square = segtf.models.get_config("pspnet_lite", **TINY_MODEL, working_side=24,
+                                     working_aspect="square")
+    (own,) = square_inference_line(square, set_at_packaging=False)
+    assert "24 x 24" in own and "the model's own config" in own and "packag" not in own
+    (chosen,) = square_inference_line(square, set_at_packaging=True)
+    assert "set at packaging with `segtf package --working-aspect square`" in chosen
+    keep = segtf.models.get_config("pspnet_lite", **TINY_MODEL, working_side=24)
+    assert square_inference_line(keep, set_at_packaging=False) == []
 
 
 def test_repackaging_over_the_origin_folder_quotes_the_origin_once(tmp_path):
