@@ -1,5 +1,6 @@
 """Training pieces: config resolution, schedule, precision, the loop on a tiny model."""
 
+import dataclasses
 import json
 
 import keras
@@ -88,6 +89,26 @@ def test_tiny_run_with_aux_loss_writes_everything(tmp_path):
     assert model(np.zeros((1, 32, 32, 3), "float32")).shape == (1, 32, 32, 3)
     with pytest.raises(ValueError, match="--resume"):
         Trainer(cfg).fit()
+
+
+def test_stop_at_step_ends_cleanly_on_the_whole_runs_schedule(tmp_path):
+    """stop_at_step replays a leg a time budget cut: it stops at that step (validated,
+    checkpointed) with the learning rate of the whole run's schedule, refuses to resume
+    while still set, and --resume with it cleared runs to the end."""
+    cfg = TrainConfig(**{**TINY, "epochs": 2}, out_dir=str(tmp_path / "run"), stop_at_step=1)
+    trainer = Trainer(cfg)
+    result = trainer.fit()
+    assert result.step == 1 and result.stopped_early == "stop_at_step 1 reached"
+    assert trainer.total_steps == 4  # 2 epochs x 2 steps: the schedule of the whole run
+    whole_run = PolyWarmup(cfg.learning_rate, 4, cfg.warmup_steps, cfg.poly_power)
+    lr = float(keras.ops.convert_to_numpy(trainer.optimizer.learning_rate))
+    assert lr == pytest.approx(float(keras.ops.convert_to_numpy(whole_run(1))), rel=1e-6)
+    assert lr > 0  # a schedule cut to 1 step (max_steps=1) would have decayed to 0 here
+    assert (tmp_path / "run" / "checkpoints" / "best.weights.h5").is_file()
+    with pytest.raises(ValueError, match="stop_at_step=1 is already reached"):
+        Trainer(dataclasses.replace(cfg, resume=True)).fit()
+    resumed = Trainer(dataclasses.replace(cfg, resume=True, stop_at_step=0)).fit()
+    assert resumed.step == 4 and resumed.stopped_early == ""
 
 
 def test_nan_loss_stops_with_a_message(tmp_path):

@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as err:
         logger.error("%s", err)
         return 3
-    stopped = " (time budget spent: --resume continues)" if result.out_of_time else ""
+    stopped = f" ({result.stopped_early}: --resume continues)" if result.stopped_early else ""
     print(
         f"trained {result.step} steps{stopped}; best validation score {result.best_score:.4f}; "
         f"model folder {result.model_dir}"

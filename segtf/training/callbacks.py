@@ -64,20 +64,29 @@ class StepCounter(keras.callbacks.Callback):
 
 
 class StopAt(keras.callbacks.Callback):
-    """Stops after `total_steps` or once `deadline` (time.monotonic) has passed, even
-    mid-epoch; Keras still ends the epoch (validation, checkpoint) before stopping."""
+    """Stops after `total_steps`, at `stop_step` (> 0) or once `deadline` (time.monotonic)
+    has passed, even mid-epoch; Keras still ends the epoch (validation, checkpoint) before
+    stopping. `stopped_early` says why a run ended before `total_steps` ("" if it did not)."""
 
-    def __init__(self, counter: StepCounter, total_steps: int, deadline: float | None):
+    def __init__(self, counter: StepCounter, total_steps: int, deadline: float | None,
+                 stop_step: int = 0):
         super().__init__()
         self.counter, self.total_steps, self.deadline = counter, total_steps, deadline
-        self.out_of_time = False
+        self.stop_step = stop_step
+        self.stopped_early = ""
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.counter.step >= self.total_steps:
+        step = self.counter.step
+        if step >= self.total_steps:
             self.model.stop_training = True
+        elif self.stop_step and step >= self.stop_step:
+            self._stop(f"stop_at_step {self.stop_step} reached")
         elif self.deadline is not None and time.monotonic() >= self.deadline:
-            logger.info("time budget spent at step %d: stopping", self.counter.step)
-            self.out_of_time = self.model.stop_training = True
+            self._stop("time budget spent")
+
+    def _stop(self, reason: str) -> None:
+        logger.info("%s at step %d: stopping", reason, self.counter.step)
+        self.stopped_early, self.model.stop_training = reason, True
 
 
 class SaveCheckpoints(keras.callbacks.Callback):

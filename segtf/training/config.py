@@ -52,6 +52,10 @@ class TrainConfig:
     max_steps: int = 0  # > 0: stop after this many steps in total (overrides epochs)
     time_budget: float = 0.0  # wall-clock seconds; > 0: stop cleanly (validated, checkpointed)
     # when spent, even mid-epoch; `--resume` continues from there
+    # > 0: stop cleanly (validated, checkpointed) once this step is reached, the learning-rate
+    # schedule still that of the whole run: replays a leg that a time budget cut on another
+    # machine at the step its log names; `--resume` (with it cleared or raised) continues
+    stop_at_step: int = 0
     optimizer: str = "sgd"  # "sgd" (with momentum) or "adamw"
     learning_rate: float = 0.01  # peak learning rate (after warm-up)
     end_learning_rate: float = 0.0  # where the poly decay ends

@@ -47,7 +47,7 @@ class TrainResult:
     best_score: float
     model_dir: str | None
     model: keras.Model
-    out_of_time: bool = False
+    stopped_early: str = ""  # why training ended before its last step ("" if it did not)
 
 
 def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
@@ -341,9 +341,14 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             write_config(cfg, self.out_dir / "config.yaml")
         step = state.step
+        if 0 < cfg.stop_at_step <= step:
+            raise ValueError(
+                f"stop_at_step={cfg.stop_at_step} is already reached (the run is at step {step}): "
+                "raise it, or clear it with --set stop_at_step=0, to continue"
+            )
         counter = cb.StepCounter(step, cfg.log_every)
         deadline = self.started + cfg.time_budget if cfg.time_budget > 0 else None
-        stop = cb.StopAt(counter, self.total_steps, deadline)
+        stop = cb.StopAt(counter, self.total_steps, deadline, cfg.stop_at_step)
         callbacks = self._callbacks(counter, stop, resume=cfg.resume and step > 0)
         logger.info(
             "training %s: %d steps (%d epochs x %d), global batch %d on %d replica(s), "
@@ -367,7 +372,7 @@ class Trainer:
             raise cb.TrainingDiverged(
                 cb.diverged_message(counter.last_loss, counter.step, self.checkpoints.latest_path())
             )
-        return self._finish(counter.step, history, stop.out_of_time)
+        return self._finish(counter.step, history, stop.stopped_early)
 
     def _fit(self, step: int, first_epoch: int, epochs: int, steps: int, callbacks) -> list:
         self.model.stop_training = False
@@ -388,7 +393,7 @@ class Trainer:
             for i, e in enumerate(fitted.epoch)
         ]
 
-    def _finish(self, step: int, history: list[dict], out_of_time: bool) -> TrainResult:
+    def _finish(self, step: int, history: list[dict], stopped_early: str) -> TrainResult:
         best = self.checkpoints.best_path()
         model_dir = None
         if self.is_chief:
@@ -402,7 +407,7 @@ class Trainer:
             self.checkpoints.state.best_score,
             model_dir,
             self.model,
-            out_of_time,
+            stopped_early,
         )
 
     def save_model_folder(self, best_weights, history: list[dict]) -> pathlib.Path:
