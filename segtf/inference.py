@@ -10,6 +10,7 @@ is an outer product of two 1-D sums and costs O(H + W) memory instead of a full-
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import weakref
@@ -32,6 +33,7 @@ DEFAULT_TILE = (1024, 1024)
 TTA_SCALES = (0.75, 1.0, 1.25)
 
 _FORWARD_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SINGLE_PASS_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {task: fn}
 
 
 def _logits(model: keras.Model, images):
@@ -97,6 +99,38 @@ def normalize_tile(tile, shape: Sequence[int] | None = None) -> tuple[int, int] 
     return th, tw
 
 
+def _single_pass_fn(model: keras.Model, task: str):
+    """On TensorFlow, one graph from an RGB window (uint8 or float, any size) to its
+    probabilities: no float32 copy of the photo and no eager op on it, which around a small
+    network cost as much as the network (`benchmarks/bench_runtimes.py`)."""
+    fns = _SINGLE_PASS_CACHE.setdefault(model, {})
+    if task not in fns:
+        import tensorflow as tf
+
+        fns[task] = tf.function(
+            lambda window: probabilities(_logits(model, ops.cast(window[None], "float32")),
+                                         task)[0],
+            reduce_retracing=True,
+        )
+    fn = fns[task]
+    return lambda window: np.asarray(ops.convert_to_numpy(fn(window)), np.float32)
+
+
+def _window_fn(model, task: str, scales: tuple, flip: bool):
+    """RGB window (H, W, 3) -> probabilities (H, W, C) at its own size, averaged over the TTA
+    variants; without TTA one compiled call (TensorFlow graph, or LiteRT between compiled
+    resizes)."""
+    from segtf.litert import LiteRTModel
+
+    if scales == (1.0,) and not flip:
+        if isinstance(model, LiteRTModel):
+            return functools.partial(model.probabilities, task=task)
+        if keras.backend.backend() == "tensorflow":
+            return _single_pass_fn(model, task)
+    forward = _forward_fn(model)
+    return functools.partial(_predict_window, forward, task=task, scales=scales, flip=flip)
+
+
 def _check_image(image) -> np.ndarray:
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[-1] != 3 or min(array.shape[:2]) < 1:
@@ -108,7 +142,7 @@ def _check_image(image) -> np.ndarray:
 
 
 def _predict_window(
-    forward, window: np.ndarray, task: str, scales: Sequence[float], flip: bool
+    forward, window: np.ndarray, *, task: str, scales: Sequence[float], flip: bool
 ) -> np.ndarray:
     """Probabilities for one window (the whole image or a tile), averaged over TTA variants."""
     h, w = window.shape[:2]
@@ -150,9 +184,7 @@ def _ramp(length: int, overlap_px: int) -> np.ndarray:
     return np.clip(ramp, 1e-3, 1.0).astype(np.float32)
 
 
-def _predict_tiled(
-    forward, image: np.ndarray, task: str, scales, flip, tile, overlap
-) -> np.ndarray:
+def _predict_tiled(window_fn, image: np.ndarray, tile, overlap) -> np.ndarray:
     h, w = image.shape[:2]
     th, tw = min(tile[0], h), min(tile[1], w)
     ys, xs = _starts(h, th, overlap), _starts(w, tw, overlap)
@@ -168,7 +200,7 @@ def _predict_tiled(
     logger.debug("tiled inference: %d x %d tiles of %dx%d", len(ys), len(xs), th, tw)
     for y in ys:
         for x in xs:
-            probs = _predict_window(forward, image[y : y + th, x : x + tw], task, scales, flip)
+            probs = window_fn(image[y : y + th, x : x + tw])
             if out is None:
                 out = np.zeros((h, w, probs.shape[-1]), np.float32)
             out[y : y + th, x : x + tw] += probs * weight
@@ -185,14 +217,14 @@ GLOBAL_PASS_SIDE = 1024
 CONFIDENT = 0.4  # |alpha - 0.5| above this in the global pass: keep the global answer
 
 
-def _global_alpha(forward, image: np.ndarray, scales, flip, side: int) -> np.ndarray:
+def _global_alpha(window_fn, image: np.ndarray, side: int) -> np.ndarray:
     """Alpha from one low-resolution pass over the whole image (at most `side` pixels long)."""
     h, w = image.shape[:2]
     factor = side / max(h, w)
     small = ops.image.resize(
         image[None].astype(np.float32), (max(1, round(h * factor)), max(1, round(w * factor)))
     )
-    return _predict_window(forward, ops.convert_to_numpy(small[0]), "foreground", scales, flip)
+    return window_fn(ops.convert_to_numpy(small[0]))
 
 
 def _fuse_global(tiled: np.ndarray, coarse: np.ndarray, band: int = 256) -> np.ndarray:
@@ -247,13 +279,12 @@ def predict_probabilities(
     if not 0.0 <= overlap <= 0.9:
         raise ValueError(f"overlap={overlap!r}: use a fraction in [0, 0.9], e.g. 0.25")
     image = _check_image(image)
-    forward = _forward_fn(model)
-    scales = tuple(float(s) for s in scales)
+    window_fn = _window_fn(model, task, tuple(float(s) for s in scales), bool(flip))
     tile = normalize_tile(tile, image.shape)
     if tile is None or (tile[0] >= image.shape[0] and tile[1] >= image.shape[1]):
-        return _predict_window(forward, image, task, scales, flip)
-    tiled = _predict_tiled(forward, image, task, scales, flip, tile, overlap)
+        return window_fn(image)
+    tiled = _predict_tiled(window_fn, image, tile, overlap)
     if task != "foreground":
         return tiled
-    coarse = _global_alpha(forward, image, scales, flip, min(GLOBAL_PASS_SIDE, max(tile)))
+    coarse = _global_alpha(window_fn, image, min(GLOBAL_PASS_SIDE, max(tile)))
     return _fuse_global(tiled, coarse)

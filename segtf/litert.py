@@ -6,7 +6,9 @@ any H and W; output `logits` float32 at the network's output resolution), conver
 TFLite builtins alone, so `ai-edge-litert` runs it without TensorFlow's Flex ops. The two
 resizes stay outside, in `LiteRTModel.forward`, with the same operations as the Keras layers
 (antialiased bilinear down, bilinear up), so `segment()`, tiling and TTA give the same
-result object and, in float32, the same pixels as the TensorFlow path.
+result object and, in float32, the same pixels as the TensorFlow path. Without TTA,
+`LiteRTModel.probabilities` runs them (and the sigmoid / softmax) as compiled TensorFlow
+graphs on the uint8 photo: as eager ops they took longer than a small network.
 
 Beside `model.tflite`, `segtf.json` carries what the runtime needs: the model's info (task,
 classes, palette), its working side and the quantisation.
@@ -96,23 +98,57 @@ def fixed_network_size(side: int, square: bool, input_size=None):
     return (side, side) if side and square else None
 
 
-def network_input(images: np.ndarray, resize, network_size=None) -> np.ndarray:
-    """A float32 (1, H, W, 3) photo as the file's input: through the model's own
+def resized_for_network(images, resize, network_size=None):
+    """A (1, H, W, 3) photo as the file's input, a float32 tensor: through the model's own
     `ResizeToSide` layer (`resize`; None: as it is), or for a fixed-size file straight to
     `network_size` with the same operation (the same pixels for photos of the size it was
-    fixed for)."""
+    fixed for). Keras ops only, so it can be compiled (see `compiled`)."""
     from keras import ops
 
+    images = ops.cast(images, "float32")
     if network_size is not None:
-        if tuple(images.shape[1:3]) == tuple(network_size):
-            return images
-        resized = ops.image.resize(images, tuple(network_size), interpolation="bilinear",
-                                   antialias=True)
-    elif resize is not None:
-        resized = resize(images)
-    else:
-        return images
-    return np.asarray(ops.convert_to_numpy(resized), np.float32)
+        return ops.image.resize(images, tuple(network_size), interpolation="bilinear",
+                                antialias=True)
+    return images if resize is None else resize(images)
+
+
+def network_input(images: np.ndarray, resize, network_size=None) -> np.ndarray:
+    """`resized_for_network` as a NumPy array (a photo already at a fixed file's size is
+    passed as it is)."""
+    from keras import ops
+
+    if network_size is not None and tuple(images.shape[1:3]) == tuple(network_size):
+        return np.asarray(images, np.float32)
+    return np.asarray(ops.convert_to_numpy(resized_for_network(images, resize, network_size)),
+                      np.float32)
+
+
+def compiled(fn):
+    """`fn` traced once into a TensorFlow graph on the TensorFlow backend (as it is on the
+    others): around a small network, eager ops on the full-size photo cost more than the
+    network itself (`benchmarks/bench_runtimes.py`)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return fn
+    import tensorflow as tf
+
+    return tf.function(fn, reduce_retracing=True)
+
+
+def logits_at(logits, size):
+    """Logits resized (bilinear) to `size` (h, w): a tensor or array of two ints."""
+    from keras import ops
+
+    return ops.image.resize(logits, (size[0], size[1]), interpolation="bilinear")
+
+
+def probabilities_at(logits, size, task: str):
+    """Probabilities (1, h, w, C) from logits resized to `size`, as the Keras path computes
+    them (resize, then sigmoid / softmax)."""
+    from segtf.tasks import probabilities
+
+    return probabilities(logits_at(logits, size), task)
 
 
 # --- conversion ------------------------------------------------------------------------------
@@ -301,6 +337,12 @@ class LiteRTModel:
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._resize = resize_layer(self.working_side, self.working_square)
+        self._to_network = compiled(
+            lambda images: resized_for_network(images, self._resize, self.network_size)
+        )
+        self._to_size = compiled(logits_at)
+        self._to_probabilities = {task: compiled(functools.partial(probabilities_at, task=task))
+                                  for task in ("semantic", "foreground")}
         self._shape = None
         self._lock = threading.Lock()
 
@@ -319,15 +361,34 @@ class LiteRTModel:
             self._interpreter.invoke()
             return self._interpreter.get_tensor(self._output).copy()
 
-    def forward(self, images):
+    def _file_logits(self, images) -> np.ndarray:
+        """The file's logits for RGB (1, H, W, 3) photos (uint8 or float, 0..255)."""
         from keras import ops
 
-        x = np.ascontiguousarray(ops.convert_to_numpy(images), np.float32)
-        height, width = x.shape[1:3]
-        logits = self._invoke(network_input(x, self._resize, self.network_size))
-        if logits.shape[1:3] != (height, width):
-            logits = ops.image.resize(logits, (height, width), interpolation="bilinear")
-        return logits
+        if self.network_size is not None and tuple(images.shape[1:3]) == self.network_size:
+            x = images  # already the fixed file's size
+        else:
+            x = self._to_network(images)
+        return self._invoke(np.ascontiguousarray(ops.convert_to_numpy(x), np.float32))
+
+    def forward(self, images):
+        """Float32 RGB (1, H, W, 3) in, logits (1, H, W, C) at the same size out."""
+        size = np.asarray(images.shape[1:3], np.int32)
+        logits = self._file_logits(images)
+        if logits.shape[1:3] == tuple(size):
+            return logits
+        return self._to_size(logits, size)
+
+    def probabilities(self, window: np.ndarray, task: str) -> np.ndarray:
+        """Probabilities (H, W, C) of one RGB window (H, W, 3) at its own size: what
+        `segtf.inference` computes through `forward`, with the resizes and the sigmoid /
+        softmax each one compiled graph on the uint8 photo (no float32 copy of it)."""
+        from keras import ops
+
+        size = np.asarray(window.shape[:2], np.int32)
+        logits = self._file_logits(window[None])
+        return np.asarray(ops.convert_to_numpy(self._to_probabilities[task](logits, size))[0],
+                          np.float32)
 
 
 # --- zoo models, converted once and cached ---------------------------------------------------

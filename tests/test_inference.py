@@ -36,6 +36,20 @@ def test_foreground_gives_one_alpha_channel(fg_model):
     assert alpha.shape == (40, 30, 1) and 0.0 <= alpha.min() and alpha.max() <= 1.0
 
 
+def test_one_compiled_pass_gives_the_generic_paths_probabilities(model, fg_model):
+    """Without TTA a window goes through one graph (uint8 in, probabilities out); it gives
+    what the general path (float32 photo, forward pass, then sigmoid / softmax) gives."""
+    from segtf.inference import _forward_fn, _predict_window, _window_fn
+
+    for net, task in ((model, "semantic"), (fg_model, "foreground")):
+        for image in (_image(37, 53), _image(20, 31, seed=2).astype(np.float32)):
+            fast = _window_fn(net, task, (1.0,), False)(image)
+            generic = _predict_window(_forward_fn(net), image, task=task, scales=(1.0,),
+                                      flip=False)
+            assert fast.dtype == np.float32 and fast.shape == generic.shape
+            np.testing.assert_allclose(fast, generic, atol=1e-6)
+
+
 def test_tiled_matches_single_pass_and_covers_borders(model):
     image = _image(100, 150, seed=1)
     whole = predict_probabilities(model, image)

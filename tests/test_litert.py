@@ -94,6 +94,12 @@ def test_litert_gives_the_tensorflow_pixels(fixture, request, tmp_path):
         got = lite.segment(image, **options)
         np.testing.assert_allclose(got.probabilities, expected.probabilities, atol=1e-4)
         assert got.class_names == expected.class_names
+    # The one-call path (compiled resizes around the file) and the general one agree.
+    from segtf.inference import _predict_window
+
+    generic = _predict_window(lite.model.forward, image, task=lite.task, scales=(1.0,),
+                              flip=False)
+    np.testing.assert_allclose(lite.model.probabilities(image, lite.task), generic, atol=1e-6)
     cached = list((tmp_path / "cache" / "litert").iterdir())
     assert len(cached) == 1 and (cached[0] / "segtf.json").is_file()
     stamp = (cached[0] / "model.tflite").stat().st_mtime_ns
