@@ -26,6 +26,23 @@ def tiny_model_overrides(model_config) -> dict:
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def tiny_model_folder(root: Path, model: str, name: str, class_names=(), **overrides) -> Path:
+    """`root/name`: a zoo folder holding an untrained `model` at the tests' size (TINY_MODEL
+    and `overrides`)."""
+    import segtf.models
+    from segtf.zoo import ModelInfo, save_model_folder
+
+    config = segtf.models.get_config(model, **TINY_MODEL, **overrides)
+    info = ModelInfo(name=name, model=config, class_names=tuple(class_names))
+    return save_model_folder(segtf.models.build_from_config(config), info, root / name)
+
+
+def tiny_refiner_folder(root: Path) -> Path:
+    """A tiny foreground refiner working at a 48-pixel side (a resize LiteRT leaves out)."""
+    return tiny_model_folder(root, "refiner_lite", "tiny_fg", ("foreground",), working_side=48,
+                             input_size=(48, 64))
+
+
 def random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
 

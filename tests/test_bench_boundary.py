@@ -3,25 +3,14 @@
 
 import sys
 
-from data_factory import TINY_MODEL, make_folder_dataset
-
-import segtf.models
-from segtf.zoo import ModelInfo, save_model_folder
+from data_factory import make_folder_dataset, tiny_refiner_folder
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_boundary  # noqa: E402
 
 
-def tiny_foreground_folder(root):
-    config = segtf.models.get_config("refiner_lite", **TINY_MODEL, working_side=48,
-                                     input_size=(48, 64))
-    model = segtf.models.build_from_config(config)
-    info = ModelInfo(name="tiny_fg", model=config, class_names=("foreground",))
-    return save_model_folder(model, info, root / "tiny_fg")
-
-
 def test_table_has_a_row_per_model_and_set_at_the_asked_aspect(tmp_path, capsys):
-    folder = tiny_foreground_folder(tmp_path)
+    folder = tiny_refiner_folder(tmp_path)
     for name in bench_boundary.VAL_SETS:
         make_folder_dataset(tmp_path / "data" / name / "val", n=2, size=(40, 56), foreground=True)
     assert bench_boundary.load(str(folder), "square")[1].model.working_aspect == "square"

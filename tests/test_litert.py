@@ -9,7 +9,7 @@ import pathlib
 
 import numpy as np
 import pytest
-from data_factory import TINY_MODEL
+from data_factory import TINY_MODEL, tiny_refiner_folder
 from PIL import Image
 
 import segtf
@@ -18,7 +18,7 @@ from segtf import litert
 from segtf.cli import main
 from segtf.export import export_tflite
 from segtf.models.layers import side_size
-from segtf.zoo import ModelInfo, save_model_folder
+from segtf.zoo import ModelInfo
 
 pytest.importorskip("ai_edge_litert", reason="LiteRT (pip install segtf[litert]) absent")
 
@@ -40,13 +40,7 @@ def private_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def refiner_dir(tmp_path_factory):
-    """A tiny foreground refiner that works at a 48-pixel side (the resize LiteRT leaves out)."""
-    config = segtf.models.get_config(
-        "refiner_lite", **TINY_MODEL, working_side=48, input_size=(48, 64)
-    )
-    model = segtf.models.build_from_config(config)
-    info = ModelInfo(name="tiny_fg", model=config, class_names=("foreground",))
-    return save_model_folder(model, info, tmp_path_factory.mktemp("zoo") / "tiny_fg")
+    return tiny_refiner_folder(tmp_path_factory.mktemp("zoo"))
 
 
 def test_split_model_leaves_the_resizes_outside(refiner_dir):

@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 import pytest
-from data_factory import TINY_MODEL
+from data_factory import TINY_MODEL, tiny_model_folder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -32,12 +32,8 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fg_dir(tmp_path_factory):
-    config = segtf.models.get_config(
-        "deeplabv3plus_lite", num_classes=1, **TINY_MODEL, task="foreground"
-    )
-    model = segtf.models.build_from_config(config)
-    info = ModelInfo(name="tiny_fg", model=config)
-    return save_model_folder(model, info, tmp_path_factory.mktemp("zoo") / "tiny_fg")
+    return tiny_model_folder(tmp_path_factory.mktemp("zoo"), "deeplabv3plus_lite", "tiny_fg",
+                             num_classes=1, task="foreground")
 
 
 def _rgb(h, w, seed=0):

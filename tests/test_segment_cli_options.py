@@ -10,23 +10,17 @@ import sys
 
 import numpy as np
 import pytest
-from data_factory import TINY_MODEL
+from data_factory import tiny_model_folder
 from PIL import Image
 
-import segtf.models
 from segtf import matting
 from segtf.cli import main
-from segtf.zoo import ModelInfo, save_model_folder
 
 
 @pytest.fixture(scope="module")
 def fg_model(tmp_path_factory):
-    config = segtf.models.get_config(
-        "deeplabv3plus_lite", num_classes=1, task="foreground", **TINY_MODEL
-    )
-    model = segtf.models.build_from_config(config)
-    info = ModelInfo(name="tiny_fg", model=config, class_names=("animal",))
-    return save_model_folder(model, info, tmp_path_factory.mktemp("zoo") / "tiny_fg")
+    return tiny_model_folder(tmp_path_factory.mktemp("zoo"), "deeplabv3plus_lite", "tiny_fg",
+                             ("animal",), num_classes=1, task="foreground")
 
 
 @pytest.fixture()
