@@ -6,7 +6,9 @@ a table.
     python benchmarks/bench_boundary.py --models MODEL_A MODEL_B --aspect square
 
 `--aspect` gives every model the same resizing (`keep` the photo's aspect ratio, or `square`)
-whatever its folder says, so that models packaged differently are compared on equal terms.
+whatever its folder says, so that models packaged differently are compared on equal terms;
+`--working-side N` runs every model at N pixels instead of its own working side (the same
+weights: how a model trained at one size does at another).
 The val folders default to those `tools/prepare_training_folders.py` writes into `.devdata`
 (Oxford pet: the trimap's boundary band, 128, is skipped by the metrics).
 """
@@ -22,13 +24,14 @@ VAL_SETS = ("weizmann_horse", "ccp_person", "oxford_pet")
 COLUMNS = ("boundary_iou", "mae", "weighted_f", "max_f")
 
 
-def load(model: str, aspect: str | None):
+def load(model: str, aspect: str | None, side: int = 0):
     from segtf.packaging import with_working_aspect
     from segtf.zoo import load_model
 
     network, info = load_model(model)
-    if aspect and aspect != info.model.working_aspect:
-        network, info = with_working_aspect(network, info, aspect)
+    aspect, side = aspect or info.model.working_aspect, side or info.model.working_side
+    if (aspect, side) != (info.model.working_aspect, info.model.working_side):
+        network, info = with_working_aspect(network, info, aspect, side)
     return network, info
 
 
@@ -36,6 +39,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", required=True, help="zoo names or model folders")
     parser.add_argument("--aspect", choices=("keep", "square"), help="resize every model so")
+    parser.add_argument("--working-side", type=int, default=0,
+                        help="run every model at this working side (default: its own)")
     parser.add_argument("--data", type=pathlib.Path, default=REPO / ".devdata",
                         help="folder holding <set>/val (default: .devdata)")
     parser.add_argument("--limit", type=int, default=0, help="images per val set (0: all)")
@@ -49,11 +54,12 @@ def main(argv=None) -> int:
         return 2
     from segtf.evaluation import evaluate
 
-    print(f"aspect: {args.aspect or 'as packaged'}")
+    print(f"aspect: {args.aspect or 'as packaged'}; working side: "
+          f"{args.working_side or 'as packaged'}")
     print("| model | val set | images | " + " | ".join(COLUMNS) + " |")
     print("| --- | --- | --- | " + " | ".join("---" for _ in COLUMNS) + " |")
     for model in args.models:
-        network, info = load(model, args.aspect)
+        network, info = load(model, args.aspect, args.working_side)
         for name, folder in zip(VAL_SETS, folders, strict=True):
             result = evaluate(network, info, str(folder), max_images=args.limit)
             values = " | ".join(f"{result['metrics'][c]:.4f}" for c in COLUMNS)

@@ -303,14 +303,16 @@ def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: 
     return "\n".join(lines) + "\n"
 
 
-def with_working_aspect(model, info: ModelInfo, working_aspect: str):
-    """The same weights in a model that resizes photos to its working side `working_aspect`."""
+def with_working_aspect(model, info: ModelInfo, working_aspect: str, working_side: int = 0):
+    """The same weights in a model that resizes photos to its working side `working_aspect`
+    (and to `working_side` pixels instead of its own, when given)."""
     from segtf.models import build_from_config
 
     if not info.model.working_side:
         raise ValueError(f"--working-aspect: {info.name} has no working side (it runs at the "
                          "photo's size); leave the option out")
-    config = dataclasses.replace(info.model, working_aspect=working_aspect)  # validated there
+    config = dataclasses.replace(info.model, working_aspect=working_aspect,
+                                 working_side=working_side or info.model.working_side)
     rebuilt = build_from_config(config)
     rebuilt.set_weights(model.get_weights())
     return rebuilt, dataclasses.replace(info, model=config)

@@ -14,6 +14,9 @@ def test_table_has_a_row_per_model_and_set_at_the_asked_aspect(tmp_path, capsys)
     for name in bench_boundary.VAL_SETS:
         make_folder_dataset(tmp_path / "data" / name / "val", n=2, size=(40, 56), foreground=True)
     assert bench_boundary.load(str(folder), "square")[1].model.working_aspect == "square"
+    network, info = bench_boundary.load(str(folder), None, 32)  # own aspect, another side
+    assert (info.model.working_aspect, info.model.working_side) == ("keep", 32)
+    assert network.get_layer("working_size").side == 32
     argv = ["--models", str(folder), str(folder), "--aspect", "square", "--data",
             str(tmp_path / "data"), "--limit", "1"]
     assert bench_boundary.main(argv) == 0
