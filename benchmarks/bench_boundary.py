@@ -8,7 +8,9 @@ a table.
 `--aspect` gives every model the same resizing (`keep` the photo's aspect ratio, or `square`)
 whatever its folder says, so that models packaged differently are compared on equal terms;
 `--working-side N` runs every model at N pixels instead of its own working side (the same
-weights: how a model trained at one size does at another).
+weights: how a model trained at one size does at another). With several models, a second
+table gives each one's boundary IoU minus the first model's on the same images, with a 95%
+bootstrap interval over the images.
 The val folders default to those `tools/prepare_training_folders.py` writes into `.devdata`
 (Oxford pet: the trimap's boundary band, 128, is skipped by the metrics).
 """
@@ -58,13 +60,43 @@ def main(argv=None) -> int:
           f"{args.working_side or 'as packaged'}")
     print("| model | val set | images | " + " | ".join(COLUMNS) + " |")
     print("| --- | --- | --- | " + " | ".join("---" for _ in COLUMNS) + " |")
+    per_image = {}  # (model, set) -> boundary IoU image by image
     for model in args.models:
         network, info = load(model, args.aspect, args.working_side)
         for name, folder in zip(VAL_SETS, folders, strict=True):
             result = evaluate(network, info, str(folder), max_images=args.limit)
             values = " | ".join(f"{result['metrics'][c]:.4f}" for c in COLUMNS)
             print(f"| {model} | {name} | {result['images']} | {values} |", flush=True)
+            per_image[model, name] = result["per_image"]["boundary_iou"]
+    if len(args.models) > 1:
+        print_paired(per_image, args.models)
     return 0
+
+
+def paired_interval(a, b, draws: int = 10000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of b - a over the same images, and its 95% bootstrap interval (images resampled)."""
+    import numpy as np
+
+    diff = np.asarray(b, float) - np.asarray(a, float)
+    picks = np.random.default_rng(seed).integers(0, len(diff), (draws, len(diff)))
+    means = diff[picks].mean(1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(diff.mean()), float(low), float(high)
+
+
+def print_paired(per_image: dict, models: list[str]) -> None:
+    """Each model's boundary IoU against the first model's, image by image."""
+    first = models[0]
+    print(f"\nboundary IoU minus {first}'s on the same images (95% bootstrap interval over images):")
+    print("| model | val set | images | difference | 95% interval | images better |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for model in models[1:]:
+        for name in VAL_SETS:
+            a, b = per_image[first, name], per_image[model, name]
+            mean, low, high = paired_interval(a, b)
+            better = sum(y > x for x, y in zip(a, b, strict=True))
+            print(f"| {model} | {name} | {len(a)} | {mean:+.4f} | {low:+.4f} to {high:+.4f} "
+                  f"| {better} |")
 
 
 if __name__ == "__main__":

@@ -79,7 +79,8 @@ def evaluate(
         {"model", "data", "task", "images", "tta", "tile", "seconds", "metrics": {...}}:
         semantic: mIoU, per-class IoU, pixel / mean class accuracy, frequency-weighted IoU
         (the ignore label excluded); foreground: MAE, F-measures, weighted F, S-, E-measure,
-        boundary IoU.
+        boundary IoU; foreground results also carry "per_image" (each scalar measure image
+        by image).
     """
     from segtf.inference import predict_probabilities
 
@@ -124,6 +125,8 @@ def evaluate(
     }
     if semantic:
         result["confusion_matrix"] = confusion.matrix.tolist()
+    else:
+        result["per_image"] = binary.per_image()
     if out_dir is not None:
         write_outputs(result, info, samples, out_dir)
     return result

@@ -3,6 +3,7 @@
 
 import sys
 
+import pytest
 from data_factory import make_folder_dataset, tiny_refiner_folder
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -21,11 +22,27 @@ def test_table_has_a_row_per_model_and_set_at_the_asked_aspect(tmp_path, capsys)
             str(tmp_path / "data"), "--limit", "1"]
     assert bench_boundary.main(argv) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(f"| {folder}")]
-    assert len(rows) == 2 * len(bench_boundary.VAL_SETS)
-    for row in rows:
+    assert len(rows) == 3 * len(bench_boundary.VAL_SETS)  # two models, then the pairs
+    table, paired = rows[: 2 * len(bench_boundary.VAL_SETS)], rows[2 * len(bench_boundary.VAL_SETS):]
+    for row in table:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[2] == "1"
         assert all(0.0 <= float(v) <= 1.0 for v in cells[3:])
+    # The same model twice: the paired table says no difference on any image.
+    assert len(paired) == len(bench_boundary.VAL_SETS)
+    for row in paired:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[3:] == ["+0.0000", "+0.0000 to +0.0000", "0"]
+
+
+def test_paired_interval_brackets_the_mean_difference():
+    mean, low, high = bench_boundary.paired_interval([0.5] * 4, [0.6] * 4)
+    assert (mean, low, high) == pytest.approx((0.1, 0.1, 0.1))
+    a = [0.70, 0.80, 0.60, 0.90, 0.75, 0.65]
+    b = [0.72, 0.79, 0.66, 0.91, 0.70, 0.69]
+    mean, low, high = bench_boundary.paired_interval(a, b)
+    assert mean == pytest.approx(sum(b) / 6 - sum(a) / 6)
+    assert low < mean < high and low >= -0.05 and high <= 0.06  # within the extreme differences
 
 
 def test_absent_val_folders_exit_with_the_command_that_makes_them(tmp_path, capsys):

@@ -227,6 +227,10 @@ class BinaryMeasures:
         self._f_curves.append(f_measure_curve(pred, gt))
         self._e_curves.append(e_measure_curve(pred, gt))
 
+    def per_image(self) -> dict[str, list[float]]:
+        """Each scalar measure image by image, in update order (for paired comparisons)."""
+        return {k: list(v) for k, v in self._scalars.items()}
+
     def result(self) -> dict:
         if not self._f_curves:
             raise ValueError("no images were measured")
