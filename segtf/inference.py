@@ -20,11 +20,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from segtf.tasks import probabilities
+from segtf.tasks import TASKS, probabilities
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("semantic", "foreground")
 # segment() switches tiling on above this many pixels (a 1920x1080 photo still runs whole).
 AUTO_TILE_PIXELS = 2560 * 1600
 DEFAULT_TILE = (1024, 1024)

@@ -31,6 +31,8 @@ import threading
 
 import numpy as np
 
+from segtf.tasks import TASKS
+
 logger = logging.getLogger(__name__)
 
 QUANTIZE = ("none", "float16", "int8")
@@ -112,12 +114,17 @@ def resized_for_network(images, resize, network_size=None):
     return images if resize is None else resize(images)
 
 
+def at_network_size(images, network_size) -> bool:
+    """A (1, H, W, 3) photo is already at a fixed file's input size (no resize needed)."""
+    return network_size is not None and tuple(images.shape[1:3]) == tuple(network_size)
+
+
 def network_input(images: np.ndarray, resize, network_size=None) -> np.ndarray:
     """`resized_for_network` as a NumPy array (a photo already at a fixed file's size is
     passed as it is)."""
     from keras import ops
 
-    if network_size is not None and tuple(images.shape[1:3]) == tuple(network_size):
+    if at_network_size(images, network_size):
         return np.asarray(images, np.float32)
     return np.asarray(ops.convert_to_numpy(resized_for_network(images, resize, network_size)),
                       np.float32)
@@ -342,7 +349,7 @@ class LiteRTModel:
         )
         self._to_size = compiled(logits_at)
         self._to_probabilities = {task: compiled(functools.partial(probabilities_at, task=task))
-                                  for task in ("semantic", "foreground")}
+                                  for task in TASKS}
         self._shape = None
         self._lock = threading.Lock()
 
@@ -365,10 +372,7 @@ class LiteRTModel:
         """The file's logits for RGB (1, H, W, 3) photos (uint8 or float, 0..255)."""
         from keras import ops
 
-        if self.network_size is not None and tuple(images.shape[1:3]) == self.network_size:
-            x = images  # already the fixed file's size
-        else:
-            x = self._to_network(images)
+        x = images if at_network_size(images, self.network_size) else self._to_network(images)
         return self._invoke(np.ascontiguousarray(ops.convert_to_numpy(x), np.float32))
 
     def forward(self, images):

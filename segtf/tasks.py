@@ -11,6 +11,7 @@ import numpy as np
 
 import segtf.palette
 
+TASKS = ("semantic", "foreground")
 FOREGROUND_PALETTE = ((0, 0, 0), (255, 64, 128))  # background, foreground
 # Alpha 128 of 255 marks a trimap's unknown band (the Oxford pet border): foreground losses,
 # validation and metrics skip it rather than count it either way.

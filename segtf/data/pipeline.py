@@ -17,11 +17,11 @@ import segtf.data.augment as augment
 import segtf.data.decode as decode
 from segtf.data.sources import is_tfds_source, is_tfrecord_dir, list_source
 from segtf.data.validate import validate_pairs
+from segtf.tasks import TASKS
 
 logger = logging.getLogger(__name__)
 
 AUTOTUNE = tf.data.AUTOTUNE
-TASKS = ("semantic", "foreground")
 
 
 @dataclass
