@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from machine import describe_cpu  # noqa: E402
 from peers import PEERS  # noqa: E402
 
 from segtf import models  # noqa: E402
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
     depthwise = conv_peak(True, args.repeats)
     print(
         f"threads: {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, "
-        f"TensorFlow {tf.__version__}, float32, {size[0]}x{size[1]}"
+        f"TensorFlow {tf.__version__}, float32, {size[0]}x{size[1]}; CPU: {describe_cpu()}"
     )
     print(
         f"peak 3x3 conv 8x64x64x256: {dense:.0f} GFLOP/s; depthwise 3x3: {depthwise:.1f} "

@@ -35,6 +35,7 @@ from bench_accuracy import (  # noqa: E402
     score_together,
     shared_data_missing,
 )
+from machine import describe_cpu  # noqa: E402
 
 RUNTIMES = ("tf", "litert-float32", "litert-float16", "litert-int8", "litert-int8-fixed")
 CAMVID_FRAME = (360, 480)  # every CamVid frame's size
@@ -115,6 +116,7 @@ def main(argv=None) -> int:
 
     valsets = [foreground_set(n) for n in VOC_CLASSES] + [camvid_set()]
     results = {}  # (model, runtime, valset) -> (accuracy, ms)
+    print(f"CPU: {describe_cpu()}")
     print("| model | runtime | val set | images | fg IoU / mIoU | ms per image | speed vs TF |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
 

@@ -24,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from bench_accuracy import shared_data_missing  # noqa: E402
 from bench_runtimes import calibration_images  # noqa: E402
+from machine import describe_cpu  # noqa: E402
 
 # Layers after which the network is cut, in order; those a model lacks are skipped.
 # ("<name>:input" cuts before that layer: the backbone's output is the localisation's input.)
@@ -142,7 +143,8 @@ def main(argv=None) -> int:
                                                args.repeats)))
         print(f"  timed up to {block}", file=sys.stderr, flush=True)
     print(f"{info.name}: network input {size[0]}x{size[1]}, batch 1, medians of "
-          f"{args.repeats} turns, LiteRT {args.threads} threads (fixed-size files)\n")
+          f"{args.repeats} turns, LiteRT {args.threads} threads (fixed-size files)")
+    print(f"CPU: {describe_cpu()}\n")
     print(table(rows))
     return 0
 
