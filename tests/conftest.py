@@ -3,13 +3,31 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import pytest  # noqa: E402
+from data_factory import TINY_MODEL  # noqa: E402
+
+
+def _bad_input_outcomes():
+    """The bad-input suite's Counter of outcomes, when it ran in this process."""
+    import sys
+
+    return getattr(sys.modules.get("test_bad_input"), "OUTCOMES", None)
+
+
+def pytest_sessionfinish(session):
+    """In a pytest-xdist worker: hand the outcomes to the controlling process."""
+    outcomes = _bad_input_outcomes()
+    if outcomes and hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["bad_input_outcomes"] = dict(outcomes)
+
+
+def pytest_configure(config):
+    config.bad_input_outcomes = {}
+
 
 def pytest_terminal_summary(terminalreporter):
     """The bad-input suite's count of kinds tried and their outcomes (when it ran)."""
-    import sys
-
-    module = sys.modules.get("test_bad_input")
-    outcomes = getattr(module, "OUTCOMES", None)
+    outcomes = dict(_bad_input_outcomes() or {}) or terminalreporter.config.bad_input_outcomes
     if outcomes:
         terminalreporter.write_line(
             f"bad-input suite: {sum(outcomes.values())} kinds tried; outcomes: "
@@ -17,8 +35,12 @@ def pytest_terminal_summary(terminalreporter):
         )
 
 
-import pytest  # noqa: E402
-from data_factory import TINY_MODEL  # noqa: E402
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist, in the controlling process: a worker's bad-input outcomes, added up."""
+    merged = node.config.bad_input_outcomes
+    for kind, count in getattr(node, "workeroutput", {}).get("bad_input_outcomes", {}).items():
+        merged[kind] = merged.get(kind, 0) + count
 
 
 @pytest.fixture(scope="session")
