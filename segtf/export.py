@@ -32,7 +32,7 @@ from segtf.atomic import temporary_sibling
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("saved_model", "tflite")
+FORMATS = ("saved_model", "tflite", "onnx")
 DEFAULT_SIGNATURE = "serving_default"
 TENSOR_SIGNATURE = "serving_image_tensor"
 LABELS_SIGNATURE = "serving_labels"
@@ -441,4 +441,20 @@ def export(
         raise ValueError("--quantize applies to --format tflite only")
     if input_size:
         raise ValueError("--input-size applies to --format tflite only")
+    if fmt == "onnx":
+        return export_onnx(model, out, version=version, name=name)
     return export_saved_model(model, out, version=version, name=name)
+
+
+def export_onnx(model="default", out: str | os.PathLike = "exported", *,
+                version: int | None = None, name: str | None = None, info=None) -> pathlib.Path:
+    """Writes `out/<name>/<version>/model.onnx` and `segtf.json` (see `segtf.onnx_export`):
+    the network only, checked against TensorFlow with ONNX Runtime before it is written."""
+    from segtf import onnx_export
+
+    onnx_export.require("tf2onnx")  # before loading the model: a missing extra fails fast
+    model, info = _resolve(model, info)
+    target = _version_dir(out, _safe_name(name or info.name), version)
+    path = onnx_export.export_onnx(model, target, info)
+    logger.info("exported %s (ONNX) to %s", info.name, target)
+    return path

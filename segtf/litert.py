@@ -49,7 +49,7 @@ FLOAT_OPS = ("DIV",)
 INSTALL_HINT = 'install LiteRT with `pip install "segtf[litert]"` (package ai-edge-litert)'
 
 
-def _quietly():
+def quietly():
     """The converter and LiteRT print to descriptor 2 ("Created TensorFlow Lite XNNPACK
     delegate", "fully_quantize: 0 ..."); hidden unless segtf logs at DEBUG (`--verbose`)."""
     import contextlib
@@ -161,7 +161,8 @@ def probabilities_at(logits, size, task: str):
 # --- conversion ------------------------------------------------------------------------------
 
 
-def _network_fn(network, shape=(None, None)):
+def network_fn(network, shape=(None, None)):
+    """The network as a tf.function: `images` float32 [1, *shape, 3] in, `logits` out."""
     import tensorflow as tf
 
     @tf.function(input_signature=[tf.TensorSpec([1, *shape, 3], tf.float32, INPUT_NAME)])
@@ -210,7 +211,7 @@ def convert_network(network, quantize: str = "none", calibration_inputs=(),
         raise LiteRTError(f"quantize={quantize!r}: use one of {', '.join(QUANTIZE)}")
     archive = keras.export.ExportArchive()
     archive.track(network)
-    archive.add_endpoint("serving_default", _network_fn(network, network_size or (None, None)))
+    archive.add_endpoint("serving_default", network_fn(network, network_size or (None, None)))
     with tempfile.TemporaryDirectory() as tmp:
         archive.write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, ["serving_default"])
@@ -223,14 +224,14 @@ def convert_network(network, quantize: str = "none", calibration_inputs=(),
             converter.representative_dataset = lambda: ([x] for x in calibration_inputs)
             # Ops kept in float through TFLite's selective quantisation (see FLOAT_OPS).
             options = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(FLOAT_OPS))
-            with _quietly():
+            with quietly():
                 debugger = tf.lite.experimental.QuantizationDebugger(
                     converter=converter,
                     debug_dataset=converter.representative_dataset,
                     debug_options=options,
                 )
                 return debugger.get_nondebug_quantized_model()
-        with _quietly():
+        with quietly():
             return converter.convert()
 
 
@@ -275,8 +276,10 @@ def sidecar(info, working_side: int, quantize: str, network_size=None,
     }
 
 
-def write(folder: pathlib.Path, flatbuffer: bytes, meta: dict) -> pathlib.Path:
-    """`folder/model.tflite` and `folder/segtf.json` (the folder must not exist yet); atomic."""
+def write(folder: pathlib.Path, flatbuffer: bytes, meta: dict,
+          filename: str = TFLITE_FILE) -> pathlib.Path:
+    """`folder/model.tflite` (or `filename`) and `folder/segtf.json` (the folder must not
+    exist yet); atomic."""
     import shutil
 
     from segtf.atomic import temporary_sibling
@@ -284,12 +287,12 @@ def write(folder: pathlib.Path, flatbuffer: bytes, meta: dict) -> pathlib.Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(folder, directory=True)
     try:
-        (tmp / TFLITE_FILE).write_bytes(flatbuffer)
+        (tmp / filename).write_bytes(flatbuffer)
         (tmp / SIDECAR).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return folder / TFLITE_FILE
+    return folder / filename
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -335,7 +338,7 @@ class LiteRTModel:
         self.path = path
         interpreter_class = _interpreter_class()
         try:
-            with _quietly():
+            with quietly():
                 self._interpreter = interpreter_class(
                     model_path=str(path), num_threads=num_threads or os.cpu_count()
                 )
@@ -361,7 +364,7 @@ class LiteRTModel:
         with self._lock:
             if x.shape != self._shape:  # LiteRT re-plans its buffers for each new size
                 self._interpreter.resize_tensor_input(self._input, list(x.shape))
-                with _quietly():
+                with quietly():
                     self._interpreter.allocate_tensors()
                 self._shape = x.shape
             self._interpreter.set_tensor(self._input, x)

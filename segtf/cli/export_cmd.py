@@ -1,4 +1,4 @@
-"""`segtf export`: writes a model for TF Serving (SavedModel) or TFLite, runnable without segtf."""
+"""`segtf export`: writes a model for TF Serving (SavedModel), LiteRT or ONNX, runnable without segtf."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import argparse
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="export a model as a TF Serving SavedModel or a TFLite file",
+        help="export a model as a TF Serving SavedModel, a LiteRT (TFLite) or an ONNX file",
         description=__doc__.splitlines()[0],
     )
     parser.add_argument(
@@ -31,9 +31,10 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--format",
         dest="fmt",
-        choices=("saved_model", "tflite"),
+        choices=("saved_model", "tflite", "onnx"),
         default="saved_model",
-        help="saved_model (default) or tflite",
+        help="saved_model (default), tflite (LiteRT) or onnx (the network only, checked "
+        "against TensorFlow; needs segtf[onnx])",
     )
     parser.add_argument(
         "--quantize",

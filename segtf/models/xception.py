@@ -55,14 +55,16 @@ def stride_or_dilation(stride: int, current_stride: int, dilation: int, output_s
 # TF 2.21's oneDNN kernel for a strided 1x1 conv corrupts the heap in the backward pass when
 # it has fewer than 16 input channels (free(): corrupted unsorted chunks, exit 134 / 139; seen
 # with width=0.125). Sub-sampling first and then a stride-1 1x1 conv is the same function with
-# the same weights, and avoids that kernel.
+# the same weights, and avoids that kernel. The sub-sampling pool is "valid": with a 1x1 window
+# it takes the same pixels as "same", and tf2onnx writes "same" here as a negative pad that
+# ONNX Runtime refuses.
 _ONEDNN_SAFE_CHANNELS = 16
 
 
 def strided_pointwise(x, filters: int, stride: int, name: str):
     """A 1x1 conv with `stride` (the Xception skip projection)."""
     if stride > 1 and x.shape[-1] is not None and x.shape[-1] < _ONEDNN_SAFE_CHANNELS:
-        x = layers.MaxPooling2D(1, strides=stride, padding="same", name=f"{name}_subsample")(x)
+        x = layers.MaxPooling2D(1, strides=stride, padding="valid", name=f"{name}_subsample")(x)
         stride = 1
     return layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=name)(x)
 
