@@ -11,7 +11,8 @@ excluded, the model's own resizes included), with every runtime and peer taking 
 each image, so changes in the machine's load fall on all of them alike. int8 files are
 calibrated on 32 training images of the model's data (CamVid train, or the horse / person /
 pet train sets), never on val. `litert-int8-fixed` is the int8 file exported with
-`--input-size` (see `fixed_size`). The last lines check the issue's goals from the measured
+`--input-size` (see `fixed_size`); `onnx` is the file of `segtf export --format onnx` on
+ONNX Runtime (float32, any size). The last lines check the issue's goals from the measured
 numbers: LiteRT int8 at least 3x faster than TF float32 with at most 0.01 lost, and the
 foreground model within 2x of `selfie_segmentation`'s time on the person set while more
 accurate.
@@ -37,7 +38,7 @@ from bench_accuracy import (  # noqa: E402
 )
 from machine import describe_cpu  # noqa: E402
 
-RUNTIMES = ("tf", "litert-float32", "litert-float16", "litert-int8", "litert-int8-fixed")
+RUNTIMES = ("tf", "litert-float32", "litert-float16", "litert-int8", "litert-int8-fixed", "onnx")
 CAMVID_FRAME = (360, 480)  # every CamVid frame's size
 CALIBRATION_COUNT = 32
 
@@ -73,6 +74,10 @@ class RuntimeRunner(SegtfRunner):
 
         if runtime == "tf":
             super().__init__(model)
+        elif runtime == "onnx":  # `segtf export --format onnx`, on ONNX Runtime
+            from segtf.export import export_onnx
+
+            super().__init__(str(export_onnx(model, workdir / runtime).parent))
         else:
             quantize = {"float32": "none"}.get(runtime.split("-")[1], runtime.split("-")[1])
             keras_model, info = segtf.load_model(model)

@@ -308,34 +308,50 @@ def _interpreter_class():
 
 class LiteRTModel:
     """A converted segtf model on LiteRT; `forward` is a drop-in for the Keras forward pass
-    (float32 RGB (1, H, W, 3) in, logits (1, H, W, C) at the same size out). Thread-safe."""
+    (float32 RGB (1, H, W, 3) in, logits (1, H, W, C) at the same size out). Thread-safe.
+    Subclasses run other files of the same contract (`segtf.onnx_export.OnnxModel`)."""
+
+    FILE = TFLITE_FILE
+    SIDECAR_FORMAT = FORMAT
+    KIND = "LiteRT"
+    EXPORT_FORMAT = "tflite"
 
     def __init__(self, path: str | os.PathLike, num_threads: int | None = None):
         from segtf.zoo import ModelInfo
 
         path = pathlib.Path(path)
         if path.is_dir():
-            path = path / TFLITE_FILE
+            path = path / self.FILE
         meta_path = path.with_name(SIDECAR)
+        export = f"`segtf export MODEL --format {self.EXPORT_FORMAT} --out DIR`"
         if not path.is_file():
-            raise LiteRTError(f"{path}: no such LiteRT file; make one with `segtf export MODEL "
-                              "--format tflite --out DIR`")
+            raise LiteRTError(f"{path}: no such {self.KIND} file; make one with {export}")
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("format") != FORMAT:
+            if meta.get("format") != self.SIDECAR_FORMAT:
                 raise KeyError("format")
             self.info = ModelInfo.from_dict(meta["info"])
             self.working_side = int(meta["working_side"])
             self.working_square = bool(meta.get("working_square", False))
-            self.quantize = str(meta["quantize"])
+            self.quantize = str(meta.get("quantize", "none"))
             size = meta.get("network_size")
             self.network_size = (int(size[0]), int(size[1])) if size else None
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise LiteRTError(
-                f"{meta_path}: missing or not a segtf LiteRT sidecar ({err}); export the model "
-                "again with `segtf export MODEL --format tflite`"
+                f"{meta_path}: missing or not a segtf {self.KIND} sidecar ({err}); export the "
+                f"model again with {export}"
             ) from err
         self.path = path
+        self._open(path, num_threads)
+        self._resize = resize_layer(self.working_side, self.working_square)
+        self._to_network = compiled(
+            lambda images: resized_for_network(images, self._resize, self.network_size)
+        )
+        self._to_size = compiled(logits_at)
+        self._to_probabilities = {task: compiled(functools.partial(probabilities_at, task=task))
+                                  for task in TASKS}
+
+    def _open(self, path: pathlib.Path, num_threads: int | None) -> None:
         interpreter_class = _interpreter_class()
         try:
             with quietly():
@@ -346,13 +362,6 @@ class LiteRTModel:
             raise LiteRTError(f"{path}: LiteRT cannot load it ({err}); export it again") from err
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
-        self._resize = resize_layer(self.working_side, self.working_square)
-        self._to_network = compiled(
-            lambda images: resized_for_network(images, self._resize, self.network_size)
-        )
-        self._to_size = compiled(logits_at)
-        self._to_probabilities = {task: compiled(functools.partial(probabilities_at, task=task))
-                                  for task in TASKS}
         self._shape = None
         self._lock = threading.Lock()
 

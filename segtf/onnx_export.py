@@ -1,10 +1,14 @@
-"""ONNX export of a model's network through tf2onnx, checked against TensorFlow on the way.
+"""ONNX export of a model's network through tf2onnx, checked against TensorFlow on the way,
+and `OnnxModel`, which runs such a file in `segtf.Segmenter` on ONNX Runtime.
 
 `segtf export MODEL --format onnx --out OUT` writes `OUT/<name>/<version>/model.onnx` and
 `segtf.json` beside it (`pip install "segtf[onnx]"`: tf2onnx and ONNX Runtime). As in the
 LiteRT file, the ONNX file holds the network only: `images`, float32 `[1, H, W, 3]` RGB
 0..255 at the working size, in; `logits` out. The resizes (antialiased in, bilinear back) and
 sigmoid / softmax stay with the caller, as `segtf.json` says.
+
+`segtf.Segmenter("OUT/<name>/<version>")` (or the `.onnx` path; `segtf segment --model ...`)
+runs it with the same resizes, tiling and result object as a LiteRT file.
 
 H and W stay free in the file: with a fixed size, tf2onnx writes each bilinear resize as a
 Resize by scales, which ONNX Runtime rounds down (the refiner's 3x3 pyramid pool upsampled to
@@ -18,6 +22,8 @@ import os
 import pathlib
 
 import numpy as np
+
+from segtf.litert import LiteRTModel
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +46,7 @@ def require(module: str):
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as err:
-        raise OnnxExportError(f"--format onnx needs {module}: {INSTALL_HINT}") from err
+        raise OnnxExportError(f"ONNX files need {module}: {INSTALL_HINT}") from err
 
 
 def convert_network(network) -> bytes:
@@ -119,6 +125,37 @@ def export_onnx(model, target: pathlib.Path, info) -> pathlib.Path:
     logger.info("ONNX file within %.2g of TensorFlow on a %dx%d probe", difference,
                 *probe.shape[1:3])
     return path
+
+
+def is_onnx_path(model) -> bool:
+    if not isinstance(model, (str, os.PathLike)):
+        return False
+    path = pathlib.Path(model)
+    return path.suffix == ".onnx" or (path / ONNX_FILE).is_file()
+
+
+class OnnxModel(LiteRTModel):
+    """An exported ONNX file on ONNX Runtime's CPU provider, used by `segtf.Segmenter` like a
+    LiteRT file (same sidecar, resizes and result); thread-safe."""
+
+    FILE = ONNX_FILE
+    SIDECAR_FORMAT = FORMAT
+    KIND = "ONNX"
+    EXPORT_FORMAT = "onnx"
+
+    def _open(self, path: pathlib.Path, num_threads: int | None) -> None:
+        ort = require("onnxruntime")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = num_threads or os.cpu_count() or 0
+        try:
+            self._session = ort.InferenceSession(str(path), options,
+                                                 providers=["CPUExecutionProvider"])
+        except Exception as err:  # noqa: BLE001  (ONNX Runtime raises its own exception types)
+            raise OnnxExportError(f"{path}: ONNX Runtime cannot load it ({err}); export it "
+                                  "again with `segtf export MODEL --format onnx`") from err
+
+    def _invoke(self, x: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {"images": x})[0]
 
 
 def run_network(path: str | os.PathLike, image: np.ndarray) -> np.ndarray:

@@ -223,7 +223,8 @@ class Segmenter:
         max_pixels: refuse larger images (decompression-bomb guard); None for no limit.
         runtime: "tensorflow" (Keras) or "litert" (LiteRT's XNNPACK CPU kernels; a zoo model
             is converted once and cached). A `.tflite` file from `segtf export --format tflite`
-            always runs on LiteRT.
+            always runs on LiteRT, an `.onnx` file (or its export folder) from `segtf export
+            --format onnx` on ONNX Runtime.
         quantize: LiteRT only: "none" or "float16" (int8 files come from `segtf export`).
     """
 
@@ -238,7 +239,7 @@ class Segmenter:
         runtime: str = "tensorflow",
         quantize: str = "none",
     ):
-        from segtf import litert
+        from segtf import litert, onnx_export
         from segtf.inference import normalize_tile
 
         if runtime not in RUNTIMES:
@@ -246,7 +247,13 @@ class Segmenter:
         if quantize != "none" and runtime != "litert":
             raise ValueError(f"quantize={quantize!r} applies to the LiteRT runtime: add "
                              "--runtime litert (runtime='litert')")
-        if litert.is_litert_path(model) or (runtime == "litert" and not _is_keras_model(model)):
+        if onnx_export.is_onnx_path(model):
+            if quantize != "none":
+                raise ValueError(f"quantize={quantize!r}: an ONNX file runs as exported (float32)")
+            self.model = onnx_export.OnnxModel(model)
+            self.info = self.model.info
+            runtime = "onnx"
+        elif litert.is_litert_path(model) or (runtime == "litert" and not _is_keras_model(model)):
             self.model = litert.load(model, quantize)
             self.info = self.model.info
             runtime = "litert"

@@ -113,3 +113,37 @@ def test_the_default_model_exports_and_checks(tmp_path, capsys):
     logits = onnx_export.run_network(path, x)
     alpha = tf.sigmoid(tf.image.resize(logits, photo.shape[:2])).numpy()[0, ..., 0]
     np.testing.assert_allclose(alpha, segtf.segment(photo).alpha, atol=1e-4)
+
+
+@pytest.mark.parametrize("fixture", ["refiner_dir", "tiny_model_dir"])
+def test_segmenter_runs_an_onnx_file_like_the_keras_model(fixture, request, tmp_path):
+    import segtf
+
+    folder = request.getfixturevalue(fixture)
+    from segtf.export import export_onnx
+
+    path = export_onnx(str(folder), tmp_path)
+    photo = np.random.default_rng(3).integers(0, 256, (45, 70, 3), dtype=np.uint8)
+    on_onnx = segtf.Segmenter(path.parent)
+    assert on_onnx.runtime == "onnx" and on_onnx.info.name == segtf.Segmenter(folder).info.name
+    for options in ({}, {"tile": 32}, {"tta": True}):  # one pass, tiles, flip TTA
+        expected = segtf.Segmenter(folder).segment(photo, **options).probabilities
+        got = on_onnx.segment(photo, **options).probabilities
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_cli_segments_with_an_onnx_file_and_names_a_bad_one(refiner_dir, tmp_path, capsys):
+    from PIL import Image
+
+    Image.fromarray(np.full((30, 40, 3), 90, np.uint8)).save(tmp_path / "p.png")
+    assert main(["export", str(refiner_dir), "--format", "onnx", "--out", str(tmp_path / "x")]) == 0
+    onnx_file = tmp_path / "x" / "tiny_fg" / "1" / "model.onnx"
+    code = main(["segment", str(tmp_path / "p.png"), "--model", str(onnx_file), "--out",
+                 str(tmp_path / "out")])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "out" / "p.mask.png").is_file()
+    onnx_file.write_bytes(b"damaged")
+    code = main(["segment", str(tmp_path / "p.png"), "--model", str(onnx_file), "--out",
+                 str(tmp_path / "out2")])
+    err = capsys.readouterr().err
+    assert code == 2 and "ONNX Runtime cannot load it" in err and "Traceback" not in err, err

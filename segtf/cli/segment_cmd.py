@@ -41,15 +41,16 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--model",
         default="default",
-        help="zoo model name, model folder, .keras file or a .tflite file from `segtf export "
-        "--format tflite` (default: the default zoo model)",
+        help="zoo model name, model folder, .keras file, or a .tflite / .onnx file from `segtf "
+        "export --format tflite / onnx` (default: the default zoo model)",
     )
     parser.add_argument(
         "--runtime",
         choices=("tensorflow", "litert"),
         default="tensorflow",
         help="tensorflow (default) or litert: LiteRT's XNNPACK CPU kernels (a zoo model is "
-        "converted once and cached; .tflite models always run on LiteRT)",
+        "converted once and cached; .tflite files always run on LiteRT, .onnx files on ONNX "
+        "Runtime)",
     )
     parser.add_argument(
         "--quantize",

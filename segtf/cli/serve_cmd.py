@@ -14,7 +14,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--model", default="default",
-        help="zoo model name, model folder, .keras or .tflite file (default: the default model)",
+        help="zoo model name, model folder, .keras, .tflite or .onnx file (default: the default "
+        "model)",
     )
     parser.add_argument(
         "--runtime", choices=("auto", "litert", "tensorflow"), default="auto",
