@@ -259,15 +259,12 @@ def read_calibration(path: str | os.PathLike, count: int = CALIBRATION_COUNT) ->
     return images
 
 
-def sidecar(info, working_side: int, quantize: str, network_size=None,
-            working_square: bool = False) -> dict:
+def network_sidecar(info, working_side: int, working_square: bool = False) -> dict:
+    """What any exported network file's `segtf.json` says (LiteRT and ONNX alike): how to
+    resize photos for it, what comes out, and the model's info."""
     return {
-        "format": FORMAT,
-        "quantize": quantize,
         "working_side": int(working_side),
         "working_square": bool(working_square),  # resized to working_side x working_side
-        # Fixed-size files: the network's (h, w); other sizes are resized to it and back.
-        "network_size": list(network_size) if network_size else None,
         "input": f"{INPUT_NAME}: float32 [1, H, W, 3], RGB 0..255, resized first so the longer "
         "side is working_side (antialiased bilinear) when working_side > 0",
         "output": f"{OUTPUT_NAME}: float32 [1, h, w, C]; resize (bilinear) to the input size, "
@@ -276,7 +273,18 @@ def sidecar(info, working_side: int, quantize: str, network_size=None,
     }
 
 
-def write(folder: pathlib.Path, flatbuffer: bytes, meta: dict,
+def sidecar(info, working_side: int, quantize: str, network_size=None,
+            working_square: bool = False) -> dict:
+    return {
+        "format": FORMAT,
+        "quantize": quantize,
+        # Fixed-size files: the network's (h, w); other sizes are resized to it and back.
+        "network_size": list(network_size) if network_size else None,
+        **network_sidecar(info, working_side, working_square),
+    }
+
+
+def write(folder: pathlib.Path, content: bytes, meta: dict,
           filename: str = TFLITE_FILE) -> pathlib.Path:
     """`folder/model.tflite` (or `filename`) and `folder/segtf.json` (the folder must not
     exist yet); atomic."""
@@ -287,7 +295,7 @@ def write(folder: pathlib.Path, flatbuffer: bytes, meta: dict,
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(folder, directory=True)
     try:
-        (tmp / filename).write_bytes(flatbuffer)
+        (tmp / filename).write_bytes(content)
         (tmp / SIDECAR).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, folder)
     finally:
@@ -365,6 +373,14 @@ class LiteRTModel:
         self._shape = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def is_model_path(cls, model) -> bool:
+        """Whether `model` names a file of this kind, or an export folder holding one."""
+        if not isinstance(model, (str, os.PathLike)):
+            return False
+        path = pathlib.Path(model)
+        return path.suffix == pathlib.Path(cls.FILE).suffix or (path / cls.FILE).is_file()
+
     @property
     def name(self) -> str:
         return self.info.name
@@ -427,10 +443,7 @@ def _folder_key(folder: pathlib.Path) -> str:
 
 
 def is_litert_path(model) -> bool:
-    if not isinstance(model, (str, os.PathLike)):
-        return False
-    path = pathlib.Path(model)
-    return path.suffix == ".tflite" or (path / TFLITE_FILE).is_file()
+    return LiteRTModel.is_model_path(model)
 
 
 def load(model="default", quantize: str = "none", num_threads: int | None = None) -> LiteRTModel:

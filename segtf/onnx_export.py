@@ -23,6 +23,7 @@ import pathlib
 
 import numpy as np
 
+from segtf import litert
 from segtf.litert import LiteRTModel
 
 logger = logging.getLogger(__name__)
@@ -49,13 +50,19 @@ def require(module: str):
         raise OnnxExportError(f"ONNX files need {module}: {INSTALL_HINT}") from err
 
 
+def session(source, num_threads: int | None = None):
+    """An ONNX Runtime CPU session for a file path or serialised model."""
+    ort = require("onnxruntime")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = num_threads or os.cpu_count() or 0
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
 def convert_network(network) -> bytes:
     """The serialised ONNX model of a Keras network (working-size images in, logits out)."""
-    from segtf.litert import network_fn, quietly
-
     tf2onnx = require("tf2onnx")
-    serve = network_fn(network)
-    with quietly():
+    serve = litert.network_fn(network)
+    with litert.quietly():
         proto, _ = tf2onnx.convert.from_function(
             serve, input_signature=serve.input_signature, opset=OPSET
         )
@@ -71,10 +78,9 @@ def probe_image(working_side: int, working_square: bool) -> np.ndarray:
 
 def difference_from_tensorflow(network, onnx_bytes: bytes, image: np.ndarray) -> tuple[float, float]:
     """(largest |ONNX Runtime - TensorFlow|, largest |TensorFlow|) over the logits of `image`."""
-    ort = require("onnxruntime")
+    require("onnxruntime")  # a missing extra is its own error, not a failed run
     try:
-        session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
-        (onnx_logits,) = session.run(None, {"images": image})
+        (onnx_logits,) = session(onnx_bytes).run(None, {"images": image})
     except Exception as err:  # noqa: BLE001  (ONNX Runtime raises its own exception types)
         raise OnnxExportError(f"ONNX Runtime could not run the converted file ({err}): "
                               "not exported") from err
@@ -89,25 +95,20 @@ def difference_from_tensorflow(network, onnx_bytes: bytes, image: np.ndarray) ->
 
 def sidecar(info, working_side: int, working_square: bool, difference: float, scale: float,
             probe) -> dict:
-    from segtf.litert import sidecar as litert_sidecar
-
-    meta = litert_sidecar(info, working_side, "none", None, working_square=working_square)
-    meta.update(
-        format=FORMAT,
-        opset=OPSET,
-        checked_against_tensorflow={
+    return {
+        "format": FORMAT,
+        "opset": OPSET,
+        **litert.network_sidecar(info, working_side, working_square),
+        "checked_against_tensorflow": {
             "probe_size": list(probe.shape[1:3]),
             "max_abs_logit_difference": difference,
             "max_abs_logit": scale,
         },
-    )
-    del meta["quantize"], meta["network_size"]
-    return meta
+    }
 
 
 def export_onnx(model, target: pathlib.Path, info) -> pathlib.Path:
     """Writes `target/model.onnx` and `target/segtf.json` for a loaded segtf model."""
-    from segtf import litert
     from segtf.models.split import working_resize
 
     network, _ = litert.split_model(model)
@@ -127,13 +128,6 @@ def export_onnx(model, target: pathlib.Path, info) -> pathlib.Path:
     return path
 
 
-def is_onnx_path(model) -> bool:
-    if not isinstance(model, (str, os.PathLike)):
-        return False
-    path = pathlib.Path(model)
-    return path.suffix == ".onnx" or (path / ONNX_FILE).is_file()
-
-
 class OnnxModel(LiteRTModel):
     """An exported ONNX file on ONNX Runtime's CPU provider, used by `segtf.Segmenter` like a
     LiteRT file (same sidecar, resizes and result); thread-safe."""
@@ -144,12 +138,9 @@ class OnnxModel(LiteRTModel):
     EXPORT_FORMAT = "onnx"
 
     def _open(self, path: pathlib.Path, num_threads: int | None) -> None:
-        ort = require("onnxruntime")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = num_threads or os.cpu_count() or 0
+        require("onnxruntime")  # a missing extra is its own error, not a damaged file
         try:
-            self._session = ort.InferenceSession(str(path), options,
-                                                 providers=["CPUExecutionProvider"])
+            self._session = session(str(path), num_threads)
         except Exception as err:  # noqa: BLE001  (ONNX Runtime raises its own exception types)
             raise OnnxExportError(f"{path}: ONNX Runtime cannot load it ({err}); export it "
                                   "again with `segtf export MODEL --format onnx`") from err
@@ -160,8 +151,6 @@ class OnnxModel(LiteRTModel):
 
 def run_network(path: str | os.PathLike, image: np.ndarray) -> np.ndarray:
     """The logits of an exported file for one working-size float32 `(1, h, w, 3)` image."""
-    ort = require("onnxruntime")
     folder = pathlib.Path(path)
     file = folder / ONNX_FILE if folder.is_dir() else folder
-    session = ort.InferenceSession(str(file), providers=["CPUExecutionProvider"])
-    return session.run(None, {"images": np.asarray(image, np.float32)})[0]
+    return session(str(file)).run(None, {"images": np.asarray(image, np.float32)})[0]

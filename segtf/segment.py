@@ -247,7 +247,7 @@ class Segmenter:
         if quantize != "none" and runtime != "litert":
             raise ValueError(f"quantize={quantize!r} applies to the LiteRT runtime: add "
                              "--runtime litert (runtime='litert')")
-        if onnx_export.is_onnx_path(model):
+        if onnx_export.OnnxModel.is_model_path(model):
             if quantize != "none":
                 raise ValueError(f"quantize={quantize!r}: an ONNX file runs as exported (float32)")
             self.model = onnx_export.OnnxModel(model)

@@ -28,25 +28,21 @@ runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 """
 
 
-# JAX's on-disk compilation cache, shared by this module's processes: they compile the same
-# tiny train / eval steps, and XLA compiling them again in every process was most of their time.
-JAX_CACHE = {}
-
-
 @pytest.fixture(scope="module", autouse=True)
 def jax_compilation_cache(tmp_path_factory):
-    JAX_CACHE.update(
-        JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax_cache")),
-        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
-    )
-    yield
-    JAX_CACHE.clear()
+    """JAX's on-disk compilation cache, shared by this module's processes (through the
+    environment `_env` copies): they compile the same tiny train / eval steps, and XLA
+    compiling them again in every process was most of their time."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path_factory.mktemp("jax_cache")))
+        patch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+        patch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+        yield
 
 
 def _env(backend: str) -> dict:
     env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT), CUDA_VISIBLE_DEVICES="")
-    env.update(TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu", **JAX_CACHE)
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
     return env
 
 
