@@ -73,7 +73,11 @@ def test_each_prefix_of_the_refiner_converts_and_gives_keras_values(refiner_dir)
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
         interpreter.invoke()
         got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-        np.testing.assert_allclose(got, np.asarray(prefix(x)), atol=1e-3, err_msg=block)
+        expected = np.asarray(prefix(x))
+        # Relative to the largest value, as the ONNX check: a random tiny model's logits reach
+        # ~180, where float32 sums in another order differ by ~1e-3 (CI's CPU did).
+        np.testing.assert_allclose(got, expected, atol=1e-4 * max(1, np.abs(expected).max()),
+                                   err_msg=block)
 
 
 @pytest.mark.parametrize("fixture", ["tiny_model_dir", "refiner_dir"])
