@@ -10,7 +10,8 @@ whatever its folder says, so that models packaged differently are compared on eq
 `--working-side N` runs every model at N pixels instead of its own working side (the same
 weights: how a model trained at one size does at another). With several models, a second
 table gives each one's boundary IoU minus the first model's on the same images, with a 95%
-bootstrap interval over the images.
+bootstrap interval over the images; `--worst N` then names, per set, the N images on which
+each model trails the first one most (where to look).
 The val folders default to those `tools/prepare_training_folders.py` writes into `.devdata`
 (Oxford pet: the trimap's boundary band, 128, is skipped by the metrics).
 """
@@ -46,6 +47,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=pathlib.Path, default=REPO / ".devdata",
                         help="folder holding <set>/val (default: .devdata)")
     parser.add_argument("--limit", type=int, default=0, help="images per val set (0: all)")
+    parser.add_argument("--worst", type=int, default=0,
+                        help="name the N images per set where each model trails the first most")
     args = parser.parse_args(argv)
     folders = [args.data / name / "val" for name in VAL_SETS]
     missing = [str(f) for f in folders if not f.is_dir()]
@@ -70,6 +73,8 @@ def main(argv=None) -> int:
             per_image[model, name] = result["per_image"]["boundary_iou"]
     if len(args.models) > 1:
         print_paired(per_image, args.models)
+    if len(args.models) > 1 and args.worst:
+        print_worst(per_image, args.models, folders, args.worst)
     return 0
 
 
@@ -97,6 +102,24 @@ def print_paired(per_image: dict, models: list[str]) -> None:
             better = sum(y > x for x, y in zip(a, b, strict=True))
             print(f"| {model} | {name} | {len(a)} | {mean:+.4f} | {low:+.4f} to {high:+.4f} "
                   f"| {better} |")
+
+
+def print_worst(per_image: dict, models: list[str], folders, count: int) -> None:
+    """The images where each model's boundary IoU falls furthest below the first model's."""
+    from segtf.data.sources import find_pairs
+
+    first = models[0]
+    print(f"\nimages where a model trails {first} most (boundary IoU):")
+    print(f"| model | val set | image | {first} | model | difference |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for model in models[1:]:
+        for name, folder in zip(VAL_SETS, folders, strict=True):
+            a, b = per_image[first, name], per_image[model, name]
+            images = [pathlib.Path(image).name for image, _ in find_pairs(str(folder))][: len(a)]
+            order = sorted(range(len(a)), key=lambda i: b[i] - a[i])[:count]
+            for i in order:
+                print(f"| {model} | {name} | {images[i]} | {a[i]:.4f} | {b[i]:.4f} "
+                      f"| {b[i] - a[i]:+.4f} |")
 
 
 if __name__ == "__main__":

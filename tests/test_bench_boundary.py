@@ -35,6 +35,24 @@ def test_table_has_a_row_per_model_and_set_at_the_asked_aspect(tmp_path, capsys)
         assert cells[3:] == ["+0.0000", "+0.0000 to +0.0000", "0"]
 
 
+def test_worst_names_the_images_in_the_order_they_were_measured(tmp_path, capsys):
+    folders = []
+    for name in bench_boundary.VAL_SETS:
+        folders.append(tmp_path / name / "val")
+        make_folder_dataset(folders[-1], n=3, size=(40, 56), foreground=True)
+    per_image = {}
+    for name in bench_boundary.VAL_SETS:
+        per_image["a", name] = [0.9, 0.5, 0.7]
+        per_image["b", name] = [0.8, 0.6, 0.4]  # trails most on the third image, then the first
+    bench_boundary.print_worst(per_image, ["a", "b"], folders, 2)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| b |")]
+    assert len(rows) == 2 * len(bench_boundary.VAL_SETS)
+    images = sorted(p.name for p in (folders[0] / "images").iterdir())
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows[:2]]
+    assert [c[2] for c in cells] == [images[2], images[0]]
+    assert [c[5] for c in cells] == ["-0.3000", "-0.1000"]
+
+
 def test_paired_interval_brackets_the_mean_difference():
     mean, low, high = bench_boundary.paired_interval([0.5] * 4, [0.6] * 4)
     assert (mean, low, high) == pytest.approx((0.1, 0.1, 0.1))
