@@ -112,10 +112,12 @@ def print_worst(per_image: dict, models: list[str], folders, count: int) -> None
     print(f"\nimages where a model trails {first} most (boundary IoU):")
     print(f"| model | val set | image | {first} | model | difference |")
     print("| --- | --- | --- | --- | --- | --- |")
+    # The files in the order evaluate() measured them (the same listing), read once per set.
+    names = {name: [pathlib.Path(image).name for image, _ in find_pairs(str(folder))]
+             for name, folder in zip(VAL_SETS, folders, strict=True)}
     for model in models[1:]:
-        for name, folder in zip(VAL_SETS, folders, strict=True):
-            a, b = per_image[first, name], per_image[model, name]
-            images = [pathlib.Path(image).name for image, _ in find_pairs(str(folder))][: len(a)]
+        for name in VAL_SETS:
+            a, b, images = per_image[first, name], per_image[model, name], names[name]
             order = sorted(range(len(a)), key=lambda i: b[i] - a[i])[:count]
             for i in order:
                 print(f"| {model} | {name} | {images[i]} | {a[i]:.4f} | {b[i]:.4f} "

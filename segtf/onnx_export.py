@@ -37,6 +37,12 @@ TOLERANCE = 1e-4
 INSTALL_HINT = 'install the ONNX exporter with `pip install "segtf[onnx]"` (tf2onnx, onnxruntime)'
 
 
+def allowed_logit_difference(logits) -> float:
+    """The largest |exported - TensorFlow| accepted on these logits: TOLERANCE of their
+    largest magnitude (at least 1)."""
+    return TOLERANCE * max(1.0, float(np.abs(logits).max()))
+
+
 class OnnxExportError(ValueError):
     """The ONNX file could not be made, or disagrees with TensorFlow."""
 
@@ -76,11 +82,11 @@ def probe_image(working_side: int, working_square: bool) -> np.ndarray:
     return np.random.default_rng(0).uniform(0, 255, (1, *shape, 3)).astype(np.float32)
 
 
-def difference_from_tensorflow(network, onnx_bytes: bytes, image: np.ndarray) -> tuple[float, float]:
-    """(largest |ONNX Runtime - TensorFlow|, largest |TensorFlow|) over the logits of `image`."""
+def difference_from_tensorflow(network, onnx_bytes: bytes, image: np.ndarray):
+    """(largest |ONNX Runtime - TensorFlow| over the logits of `image`, TensorFlow's logits)."""
     require("onnxruntime")  # a missing extra is its own error, not a failed run
     try:
-        (onnx_logits,) = session(onnx_bytes).run(None, {"images": image})
+        (onnx_logits,) = session(onnx_bytes).run(None, {litert.INPUT_NAME: image})
     except Exception as err:  # noqa: BLE001  (ONNX Runtime raises its own exception types)
         raise OnnxExportError(f"ONNX Runtime could not run the converted file ({err}): "
                               "not exported") from err
@@ -90,7 +96,7 @@ def difference_from_tensorflow(network, onnx_bytes: bytes, image: np.ndarray) ->
             f"the ONNX file's logits have shape {onnx_logits.shape}, TensorFlow's "
             f"{tf_logits.shape}: not exported"
         )
-    return float(np.abs(onnx_logits - tf_logits).max()), float(np.abs(tf_logits).max())
+    return float(np.abs(onnx_logits - tf_logits).max()), tf_logits
 
 
 def sidecar(info, working_side: int, working_square: bool, difference: float, scale: float,
@@ -115,8 +121,9 @@ def export_onnx(model, target: pathlib.Path, info) -> pathlib.Path:
     side, square = working_resize(model)
     onnx_bytes = convert_network(network)
     probe = probe_image(side, square)
-    difference, scale = difference_from_tensorflow(network, onnx_bytes, probe)
-    if not difference <= TOLERANCE * max(1.0, scale):
+    difference, tf_logits = difference_from_tensorflow(network, onnx_bytes, probe)
+    scale = float(np.abs(tf_logits).max())
+    if not difference <= allowed_logit_difference(tf_logits):
         raise OnnxExportError(
             f"the ONNX file differs from TensorFlow by {difference:.3g} on a probe image's "
             f"logits (largest {scale:.3g}; tolerance {TOLERANCE} of that): not exported"
@@ -146,11 +153,11 @@ class OnnxModel(LiteRTModel):
                                   "again with `segtf export MODEL --format onnx`") from err
 
     def _invoke(self, x: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"images": x})[0]
+        return self._session.run(None, {litert.INPUT_NAME: x})[0]
 
 
 def run_network(path: str | os.PathLike, image: np.ndarray) -> np.ndarray:
     """The logits of an exported file for one working-size float32 `(1, h, w, 3)` image."""
     folder = pathlib.Path(path)
     file = folder / ONNX_FILE if folder.is_dir() else folder
-    return session(str(file)).run(None, {"images": np.asarray(image, np.float32)})[0]
+    return session(str(file)).run(None, {litert.INPUT_NAME: np.asarray(image, np.float32)})[0]
