@@ -354,8 +354,11 @@ class Trainer:
                 f"stop_at_step={cfg.stop_at_step} is already reached (the run is at step {step}): "
                 "raise it, or clear it with --set stop_at_step=0, to continue"
             )
-        if step == 0 and cfg.head_warmup_steps and self.new_layers:
-            self.warm_up_new_layers()
+        if step == 0 and cfg.head_warmup_steps:
+            if self.new_layers:
+                self.warm_up_new_layers()
+            else:
+                logger.info("head_warmup_steps: init_from filled every layer, nothing to warm up")
         counter = cb.StepCounter(step, cfg.log_every)
         deadline = self.started + cfg.time_budget if cfg.time_budget > 0 else None
         stop = cb.StopAt(counter, self.total_steps, deadline, cfg.stop_at_step)
