@@ -249,10 +249,11 @@ class Trainer:
         # trains them (the loss settings decide, not the architecture's default).
         self.with_aux = bool(config.aux_losses)
         model = build_from_config(self.model_cfg, name=self._name(), with_aux=self.with_aux)
+        from_model = config.init_from not in ("", "imagenet")
         self.new_layers: list[str] = []  # layers init_from could not fill
-        if config.init_from and config.init_from != "imagenet":
+        if from_model:
             self.new_layers = initialise_from(model, config.init_from, self.model_cfg)
-        if config.head_warmup_steps and not (config.init_from and config.init_from != "imagenet"):
+        if config.head_warmup_steps and not from_model:
             raise ValueError(
                 "head_warmup_steps warms up the layers init_from leaves new: set init_from "
                 "to a model folder, zoo name or .weights.h5 file, or head_warmup_steps=0"

@@ -47,9 +47,6 @@ def warm_up_new_layers(
     """
     if not new_layers:
         raise ValueError("no new layers to warm up: init_from filled every layer")
-    unknown = sorted(set(new_layers) - {layer.name for layer in model.layers})
-    if unknown:
-        raise ValueError(f"warm-up: the model has no layers named {unknown}")
     frozen = frozen_except(model, set(new_layers))
     try:
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), **compile_args)
