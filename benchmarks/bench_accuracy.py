@@ -4,6 +4,7 @@ images, with the same metric and resizing rules, in one run; prints a table.
     python benchmarks/bench_accuracy.py                       # every zoo model and peer
     python benchmarks/bench_accuracy.py --limit 20            # quick look: 20 images a set
     python benchmarks/bench_accuracy.py --models models/foreground_refiner_efficientnet_lite2
+    python benchmarks/bench_accuracy.py --no-peers --models MODEL_A MODEL_B --worst 3
 
 Metric, as in `../shared/peers/README.md`: foreground sets, the mean over images of
 foreground IoU at threshold 0.5 (Oxford pet: trimap 3, the boundary, ignored); CamVid, mIoU
@@ -12,6 +13,8 @@ get the whole image resized (bilinear) to their input and their output resized b
 (bilinear for probabilities, nearest for label maps). segtf models run through
 `segtf.Segmenter` at single scale, as users call them. Time is the median milliseconds per
 image, decoding excluded, resizing included; each model is warmed up on the first image.
+`--worst N` then names, per foreground set, the N images on which each model trails the
+first one most (where a difference between two models comes from).
 """
 
 from __future__ import annotations
@@ -166,14 +169,26 @@ def mean_iou(cm: np.ndarray) -> float:
     return float(np.mean(tp / np.maximum(union, 1)))
 
 
-def score(runner, valset: ValSet, limit: int | None) -> tuple[float, float]:
-    """(accuracy, median ms per image) of `runner` on `valset`."""
-    return score_together([runner], valset, limit)[0]
+@dataclass
+class Measured:
+    accuracy: float  # mean fg IoU over images, or CamVid mIoU over the set
+    ms: float  # median milliseconds per image
+    per_image: list[float]  # fg IoU image by image (empty for CamVid: its mIoU is per set)
+
+
+def score(runner, valset: ValSet, limit: int | None) -> Measured:
+    """Accuracy, median ms per image and per-image fg IoU of `runner` on `valset`."""
+    return measure_together([runner], valset, limit)[0]
 
 
 def score_together(runners: list, valset: ValSet, limit: int | None) -> list[tuple[float, float]]:
-    """(accuracy, median ms per image) of each runner on `valset`, the runners taking turns on
-    each image, so a change in the machine's load falls on all of them alike."""
+    """(accuracy, median ms per image) of each runner on `valset` (see measure_together)."""
+    return [(m.accuracy, m.ms) for m in measure_together(runners, valset, limit)]
+
+
+def measure_together(runners: list, valset: ValSet, limit: int | None) -> list[Measured]:
+    """Each runner measured on `valset`, the runners taking turns on each image, so a change
+    in the machine's load falls on all of them alike."""
     pairs = valset.pairs[:limit] if limit else valset.pairs
     first = read_rgb(pairs[0][0])
     for runner in runners:
@@ -193,10 +208,27 @@ def score_together(runners: list, valset: ValSet, limit: int | None) -> list[tup
             else:
                 ious[i].append(foreground_iou(pred, truth, valid))
     return [
-        (mean_iou(cms[i]) if valset.task == "semantic" else float(np.mean(ious[i])),
-         1000 * statistics.median(times[i]))
+        Measured(mean_iou(cms[i]) if valset.task == "semantic" else float(np.mean(ious[i])),
+                 1000 * statistics.median(times[i]), ious[i])
         for i in range(len(runners))
     ]
+
+
+def print_worst(per_image: dict, valsets: list[ValSet], count: int) -> None:
+    """Per set, the images where each model's fg IoU falls furthest below the first model's
+    (`per_image`: model name -> set name -> fg IoU in the order of `valset.pairs`)."""
+    first, *others = per_image
+    print(f"\nimages where a model trails {first} most (fg IoU):")
+    print(f"| model | val set | image | {first} | model | difference |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for model in others:
+        for valset in valsets:
+            a, b = per_image[first].get(valset.name), per_image[model].get(valset.name)
+            if not a or not b:
+                continue
+            for i in sorted(range(len(b)), key=lambda i: b[i] - a[i])[:count]:
+                print(f"| {model} | {valset.name} | {valset.pairs[i][0].name} | {a[i]:.3f} "
+                      f"| {b[i]:.3f} | {b[i] - a[i]:+.3f} |")
 
 
 def runners(models: list[str] | None, with_peers: bool):
@@ -218,6 +250,13 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def worst_option(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--worst", type=int, default=0,
+                        help="name the N images per foreground set where each model trails "
+                             "the first one most")
+    return parser
+
+
 def shared_data_missing() -> bool:
     if (SHARED / "data").is_dir():
         return False
@@ -226,20 +265,27 @@ def shared_data_missing() -> bool:
 
 
 def main(argv=None) -> int:
-    args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
+    args = worst_option(base_parser(__doc__.splitlines()[0])).parse_args(argv)
     if shared_data_missing():
         return 2
     valsets = [foreground_set(n) for n in VOC_CLASSES] + [camvid_set()]
     print("| model | val set | images | fg IoU / mIoU | ms per image |")
     print("| --- | --- | --- | --- | --- |")
+    per_image = {}  # model name -> set name -> fg IoU image by image, for --worst
     for runner in runners(args.models, not args.no_peers):
+        # Two folders may hold models of one name: --worst keeps them apart.
+        label = runner.name if runner.name not in per_image else f"{runner.name} ({len(per_image) + 1})"
+        per_image[label] = {}
         for valset in valsets:
             if runner.handles(valset):
-                accuracy, ms = score(runner, valset, args.limit)
+                measured = score(runner, valset, args.limit)
+                per_image[label][valset.name] = measured.per_image
                 count = min(len(valset.pairs), args.limit or len(valset.pairs))
                 metric = "mIoU" if valset.task == "semantic" else "fg IoU"
-                print(f"| {runner.name} | {valset.name} | {count} | {metric} {accuracy:.3f} "
-                      f"| {ms:.0f} |", flush=True)
+                print(f"| {runner.name} | {valset.name} | {count} | {metric} "
+                      f"{measured.accuracy:.3f} | {measured.ms:.0f} |", flush=True)
+    if args.worst and len(per_image) > 1:
+        print_worst(per_image, valsets, args.worst)
     return 0
 
 
