@@ -265,7 +265,10 @@ def shared_data_missing() -> bool:
 
 
 def main(argv=None) -> int:
-    args = worst_option(base_parser(__doc__.splitlines()[0])).parse_args(argv)
+    parser = worst_option(base_parser(__doc__.splitlines()[0]))
+    args = parser.parse_args(argv)
+    if args.worst < 0:
+        parser.error(f"--worst {args.worst}: give how many images to name per set (0 or more)")
     if shared_data_missing():
         return 2
     valsets = [foreground_set(n) for n in VOC_CLASSES] + [camvid_set()]

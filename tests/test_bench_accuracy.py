@@ -5,6 +5,7 @@ import pathlib
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -53,3 +54,9 @@ def test_worst_names_the_images_where_a_model_trails_most(tmp_path, capsys):
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| second")]
     assert [row.split(" | ")[2] for row in rows] == ["im1.png", "im2.png"]
     assert rows[0].endswith("| 0.900 | 0.500 | -0.400 |")
+
+
+def test_a_negative_worst_is_refused_naming_the_option(capsys):
+    with pytest.raises(SystemExit):
+        bench_accuracy.main(["--worst", "-1"])
+    assert "--worst -1" in capsys.readouterr().err
