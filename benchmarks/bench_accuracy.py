@@ -181,11 +181,6 @@ def score(runner, valset: ValSet, limit: int | None) -> Measured:
     return measure_together([runner], valset, limit)[0]
 
 
-def score_together(runners: list, valset: ValSet, limit: int | None) -> list[tuple[float, float]]:
-    """(accuracy, median ms per image) of each runner on `valset` (see measure_together)."""
-    return [(m.accuracy, m.ms) for m in measure_together(runners, valset, limit)]
-
-
 def measure_together(runners: list, valset: ValSet, limit: int | None) -> list[Measured]:
     """Each runner measured on `valset`, the runners taking turns on each image, so a change
     in the machine's load falls on all of them alike."""

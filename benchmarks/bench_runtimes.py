@@ -33,7 +33,7 @@ from bench_accuracy import (  # noqa: E402
     base_parser,
     camvid_set,
     foreground_set,
-    score_together,
+    measure_together,
     shared_data_missing,
 )
 from machine import describe_cpu  # noqa: E402
@@ -143,12 +143,12 @@ def main(argv=None) -> int:
         if not args.no_peers and (SHARED / "peers").is_dir():
             runners += [PeerRunner(path) for path in sorted((SHARED / "peers").glob("*.tflite"))]
         for valset in valsets:
-            # Every runtime and peer in turns on each image (see score_together).
+            # Every runtime and peer in turns on each image (see measure_together).
             taking_part = [runner for runner in runners if runner.handles(valset)]
-            for runner, result in zip(
-                taking_part, score_together(taking_part, valset, args.limit), strict=True
+            for runner, measured in zip(
+                taking_part, measure_together(taking_part, valset, args.limit), strict=True
             ):
-                row(runner.name, runtime_of(runner), valset, *result)
+                row(runner.name, runtime_of(runner), valset, measured.accuracy, measured.ms)
     print_goals(results)
     return 0
 

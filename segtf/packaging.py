@@ -228,7 +228,7 @@ def averaged_side_legs(average, legs: list[Leg], origin: str) -> list[Leg]:
     side: dict[pathlib.Path, Leg] = {}
     for path in average:
         run = run_folder_of(str(path))
-        if run.resolve() in chain or run.resolve() in side:
+        if (resolved := run.resolve()) in chain or resolved in side:
             continue
         if not ((run / "config.yaml").is_file() and (run / "model").is_dir()):
             raise ValueError(not_averageable(path, legs, "it is in no finished training run"))
@@ -239,8 +239,8 @@ def averaged_side_legs(average, legs: list[Leg], origin: str) -> list[Leg]:
         if not (shares_a_leg or same_model):
             raise ValueError(not_averageable(path, legs, f"its run {run} started elsewhere"))
         for other in [*earlier, leg]:
-            if other.folder.resolve() not in chain:
-                side.setdefault(other.folder.resolve(), other)
+            if (folder := other.folder.resolve()) not in chain:
+                side.setdefault(folder, other)
     return list(side.values())
 
 

@@ -43,7 +43,7 @@ def test_measure_together_keeps_each_images_iou(tmp_path):
         [HalfRunner("exact", 0.5), HalfRunner("wide", 0.75)], valset, None)
     assert exact.per_image == [1.0, 1.0] and exact.accuracy == 1.0
     assert np.allclose(wide.per_image, [4 / 6, 8 / 12])
-    assert bench_accuracy.score_together([HalfRunner("a", 0.5)], valset, 1)[0][0] == 1.0
+    assert bench_accuracy.measure_together([HalfRunner("a", 0.5)], valset, 1)[0].per_image == [1.0]
 
 
 def test_worst_names_the_images_where_a_model_trails_most(tmp_path, capsys):
