@@ -171,6 +171,16 @@ def leg_lines(index: int, leg: Leg, heading: str = "Leg") -> list[str]:
     return lines
 
 
+def shown_path(folder: pathlib.Path) -> str:
+    """The folder as the card's evaluate command names it: relative to the working directory
+    when under it (models/NAME for the default zoo run from the repository), else absolute."""
+    folder = folder.resolve()
+    try:
+        return str(folder.relative_to(pathlib.Path.cwd().resolve()))
+    except ValueError:
+        return str(folder)
+
+
 def evaluate_sets(folder: pathlib.Path, sources: list[str]) -> tuple[list, dict]:
     """(quoted tables, {set: headline metrics}) of the packaged model on each set."""
     from segtf.evaluation import evaluate
@@ -182,7 +192,7 @@ def evaluate_sets(folder: pathlib.Path, sources: list[str]) -> tuple[list, dict]
     for source in sources:
         result = evaluate(model, info, source)
         name = set_name(source)
-        tables.append((f"segtf evaluate models/{folder.name} {source}", format_table(result)))
+        tables.append((f"segtf evaluate {shown_path(folder)} {source}", format_table(result)))
         metrics[name] = {
             k: round(result["metrics"][k], 4)
             for k in HEADLINE[info.task]

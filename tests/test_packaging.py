@@ -2,6 +2,7 @@
 legs' commands and the evaluation computed at packaging; config.json carries those figures."""
 
 import json
+import pathlib
 
 import pytest
 from data_factory import TINY_MODEL, make_folder_dataset
@@ -18,6 +19,17 @@ def _train(data, out, *extra):
         "--set", "precision=float32", *extra,
     ]  # fmt: skip
     assert main(args) == 0
+
+
+def test_the_card_names_the_evaluated_folder_from_where_the_command_ran(tmp_path, monkeypatch):
+    from segtf.packaging import shown_path
+
+    folder = tmp_path / "zoo" / "tiny"
+    folder.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(folder) == str(pathlib.Path("zoo", "tiny"))
+    monkeypatch.chdir(folder)
+    assert shown_path(tmp_path) == str(tmp_path.resolve())  # not under it: absolute
 
 
 @pytest.mark.slow
@@ -47,6 +59,7 @@ def test_package_quotes_every_leg_and_the_evaluation(tmp_path, capsys):
     mean_iou = config["metrics"]["data"]["mean_iou"]
     assert f"mean_iou                   {mean_iou:.4f}" in card  # the table it computed
     assert "## Still weak" in card and 0.0 <= mean_iou <= 1.0
+    assert f"$ segtf evaluate {zoo / 'tiny'} " in card  # the folder it evaluated, not models/
     assert config["extra"]["weights"] == "best" and "confidence_floor" in config["extra"]
     assert "after precise BatchNorm statistics" in card  # the runs set precise_bn_batches=1
     # The folder is a working zoo model, and packaging refuses to replace it silently.
