@@ -29,6 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from worst import print_trailing, trailing  # noqa: E402
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CAMVID_CLASSES = 11
@@ -213,17 +216,15 @@ def print_worst(per_image: dict, valsets: list[ValSet], count: int) -> None:
     """Per set, the images where each model's fg IoU falls furthest below the first model's
     (`per_image`: model name -> set name -> fg IoU in the order of `valset.pairs`)."""
     first, *others = per_image
-    print(f"\nimages where a model trails {first} most (fg IoU):")
-    print(f"| model | val set | image | {first} | model | difference |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for model in others:
-        for valset in valsets:
-            a, b = per_image[first].get(valset.name), per_image[model].get(valset.name)
-            if not a or not b:
-                continue
-            for i in sorted(range(len(b)), key=lambda i: b[i] - a[i])[:count]:
-                print(f"| {model} | {valset.name} | {valset.pairs[i][0].name} | {a[i]:.3f} "
-                      f"| {b[i]:.3f} | {b[i] - a[i]:+.3f} |")
+    rows = [
+        (model, valset.name, image, a, b)
+        for model in others
+        for valset in valsets
+        if per_image[first].get(valset.name) and per_image[model].get(valset.name)
+        for image, a, b in trailing(per_image[first][valset.name], per_image[model][valset.name],
+                                    [pair[0].name for pair in valset.pairs], count)
+    ]
+    print_trailing(first, "fg IoU", rows, digits=3)
 
 
 def runners(models: list[str] | None, with_peers: bool):

@@ -22,6 +22,9 @@ import argparse
 import pathlib
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from worst import print_trailing, trailing  # noqa: E402
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 VAL_SETS = ("weizmann_horse", "ccp_person", "oxford_pet")
 COLUMNS = ("boundary_iou", "mae", "weighted_f", "max_f")
@@ -109,19 +112,17 @@ def print_worst(per_image: dict, models: list[str], folders, count: int) -> None
     from segtf.data.sources import find_pairs
 
     first = models[0]
-    print(f"\nimages where a model trails {first} most (boundary IoU):")
-    print(f"| model | val set | image | {first} | model | difference |")
-    print("| --- | --- | --- | --- | --- | --- |")
     # The files in the order evaluate() measured them (the same listing), read once per set.
     names = {name: [pathlib.Path(image).name for image, _ in find_pairs(str(folder))]
              for name, folder in zip(VAL_SETS, folders, strict=True)}
-    for model in models[1:]:
-        for name in VAL_SETS:
-            a, b, images = per_image[first, name], per_image[model, name], names[name]
-            order = sorted(range(len(a)), key=lambda i: b[i] - a[i])[:count]
-            for i in order:
-                print(f"| {model} | {name} | {images[i]} | {a[i]:.4f} | {b[i]:.4f} "
-                      f"| {b[i] - a[i]:+.4f} |")
+    rows = [
+        (model, name, image, a, b)
+        for model in models[1:]
+        for name in VAL_SETS
+        for image, a, b in trailing(per_image[first, name], per_image[model, name], names[name],
+                                    count)
+    ]
+    print_trailing(first, "boundary IoU", rows, digits=4)
 
 
 if __name__ == "__main__":

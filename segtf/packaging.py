@@ -96,13 +96,18 @@ def run_folder_of(source: str) -> pathlib.Path:
     return path
 
 
+def is_finished_run(run: pathlib.Path) -> bool:
+    """Whether `run` is the --out folder of a `segtf train` run that wrote its model."""
+    return (run / "config.yaml").is_file() and (run / "model").is_dir()
+
+
 def earlier_legs(leg: Leg) -> tuple[list[Leg], str]:
     """The runs this one continued from, oldest first, and where the first one started."""
     legs, source = [], leg.config.get("init_from") or ""
     seen = {leg.folder.resolve()}
     while source:
         run = run_folder_of(source)
-        if not ((run / "config.yaml").is_file() and (run / "model").is_dir()):
+        if not is_finished_run(run):
             break
         if run.resolve() in seen:
             break
@@ -240,7 +245,7 @@ def averaged_side_legs(average, legs: list[Leg], origin: str) -> list[Leg]:
         run = run_folder_of(str(path))
         if (resolved := run.resolve()) in chain or resolved in side:
             continue
-        if not ((run / "config.yaml").is_file() and (run / "model").is_dir()):
+        if not is_finished_run(run):
             raise ValueError(not_averageable(path, legs, "it is in no finished training run"))
         leg = read_leg(run)
         earlier, start = earlier_legs(leg)
