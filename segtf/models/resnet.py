@@ -26,7 +26,9 @@ def check_local_weights(weights: str | None) -> str | None:
     if weights == "imagenet":
         raise ValueError(
             "backbone_weights='imagenet' would download from the internet. Download "
-            "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 once and pass its local path."
+            "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 once and pass its local path "
+            "as backbone_weights (segtf train: --set model_overrides.backbone_weights=PATH "
+            "instead of --init-from imagenet)."
         )
     if not os.path.isfile(weights):
         raise FileNotFoundError(f"backbone weights file not found: {weights!r}")
