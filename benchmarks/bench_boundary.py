@@ -12,6 +12,10 @@ weights: how a model trained at one size does at another). With several models, 
 table gives each one's boundary IoU minus the first model's on the same images, with a 95%
 bootstrap interval over the images; `--worst N` then names, per set, the N images on which
 each model trails the first one most (where to look).
+`--runs-per-recipe N` says the models come in consecutive groups of N runs of one recipe (the
+same training with different seeds); a last table then gives each recipe's boundary IoU averaged
+over its runs, minus the first recipe's, with a 95% bootstrap interval that resamples both the
+runs and the images, so that a difference smaller than what the seed changes is not read as one.
 The val folders default to those `tools/prepare_training_folders.py` writes into `.devdata`
 (Oxford pet: the trimap's boundary band, 128, is skipped by the metrics).
 """
@@ -52,7 +56,14 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="images per val set (0: all)")
     parser.add_argument("--worst", type=int, default=0,
                         help="name the N images per set where each model trails the first most")
+    parser.add_argument("--runs-per-recipe", type=int, default=0,
+                        help="the models are consecutive groups of N seeds of one recipe each: "
+                             "compare the recipes' means")
     args = parser.parse_args(argv)
+    if args.runs_per_recipe and (args.runs_per_recipe < 1
+                                 or len(args.models) % args.runs_per_recipe):
+        parser.error(f"--runs-per-recipe {args.runs_per_recipe}: the {len(args.models)} models "
+                     "must split into groups of that many runs")
     folders = [args.data / name / "val" for name in VAL_SETS]
     missing = [str(f) for f in folders if not f.is_dir()]
     if missing:
@@ -78,6 +89,8 @@ def main(argv=None) -> int:
         print_paired(per_image, args.models)
     if len(args.models) > 1 and args.worst:
         print_worst(per_image, args.models, folders, args.worst)
+    if args.runs_per_recipe and len(args.models) > args.runs_per_recipe:
+        print_recipes(per_image, args.models, args.runs_per_recipe)
     return 0
 
 
@@ -105,6 +118,46 @@ def print_paired(per_image: dict, models: list[str]) -> None:
             better = sum(y > x for x, y in zip(a, b, strict=True))
             print(f"| {model} | {name} | {len(a)} | {mean:+.4f} | {low:+.4f} to {high:+.4f} "
                   f"| {better} |")
+
+
+def recipe_interval(first_runs, runs, draws: int = 10000, seed: int = 0):
+    """Mean of `runs` minus mean of `first_runs` (each: runs x images, the same images), and its
+    95% bootstrap interval: each draw resamples each recipe's runs and, jointly, the images."""
+    import numpy as np
+
+    first_runs, runs = np.asarray(first_runs, float), np.asarray(runs, float)
+    rng = np.random.default_rng(seed)
+
+    def resampled_run_means(values):  # draws x images: the mean over a resample of the runs
+        picks = rng.integers(0, len(values), (draws, len(values)))
+        return values[picks].mean(1)
+
+    delta = resampled_run_means(runs) - resampled_run_means(first_runs)
+    images = rng.integers(0, delta.shape[1], delta.shape)
+    means = np.take_along_axis(delta, images, 1).mean(1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(runs.mean() - first_runs.mean()), float(low), float(high)
+
+
+def print_recipes(per_image: dict, models: list[str], size: int) -> None:
+    """Each recipe (`size` consecutive models) against the first, averaged over its runs."""
+    recipes = [models[i: i + size] for i in range(0, len(models), size)]
+    print(f"\nrecipes of {size} runs: mean boundary IoU over the runs, minus the first recipe's "
+          "(95% bootstrap interval over runs and images):")
+    print("| recipe | val set | images | each run | mean | difference | 95% interval |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for runs in recipes:
+        for name in VAL_SETS:
+            first = [per_image[m, name] for m in recipes[0]]
+            values = [per_image[m, name] for m in runs]
+            each = " / ".join(f"{sum(v) / len(v):.4f}" for v in values)
+            mean = sum(map(sum, values)) / sum(map(len, values))
+            compared = "| | |"  # the first recipe is the reference
+            if runs is not recipes[0]:
+                difference, low, high = recipe_interval(first, values)
+                compared = f"| {difference:+.4f} | {low:+.4f} to {high:+.4f} |"
+            print(f"| {', '.join(runs)} | {name} | {len(values[0])} | {each} | {mean:.4f} "
+                  f"{compared}")
 
 
 def print_worst(per_image: dict, models: list[str], folders, count: int) -> None:

@@ -66,3 +66,39 @@ def test_paired_interval_brackets_the_mean_difference():
 def test_absent_val_folders_exit_with_the_command_that_makes_them(tmp_path, capsys):
     assert bench_boundary.main(["--models", "x", "--data", str(tmp_path)]) == 2
     assert "prepare_training_folders.py" in capsys.readouterr().err
+
+
+def test_recipe_interval_resamples_the_runs_as_well_as_the_images():
+    same = [[0.6, 0.7, 0.8]] * 2
+    assert bench_boundary.recipe_interval(same, same) == pytest.approx((0.0, 0.0, 0.0))
+    # Two seeds of the first recipe at 0.5 and 0.7, two of the other at 0.65: the mean gains
+    # 0.05, but a resample of the first recipe's runs can be 0.7 twice (-0.05) or 0.5 twice
+    # (+0.15), a quarter of the draws each, so the interval spans both.
+    first = [[0.5] * 5, [0.7] * 5]
+    other = [[0.65] * 5, [0.65] * 5]
+    mean, low, high = bench_boundary.recipe_interval(first, other)
+    assert (mean, low, high) == pytest.approx((0.05, -0.05, 0.15))
+
+
+def test_recipes_table_averages_each_group_of_runs(tmp_path, capsys):
+    folder = tiny_refiner_folder(tmp_path)
+    for name in bench_boundary.VAL_SETS:
+        make_folder_dataset(tmp_path / "data" / name / "val", n=2, size=(40, 56), foreground=True)
+    argv = ["--models", *[str(folder)] * 4, "--data", str(tmp_path / "data"), "--limit", "1"]
+    with pytest.raises(SystemExit):  # 4 models do not split into groups of 3
+        bench_boundary.main([*argv, "--runs-per-recipe", "3"])
+    assert "groups of that many runs" in capsys.readouterr().err
+    assert bench_boundary.main([*argv, "--runs-per-recipe", "2"]) == 0
+    out = capsys.readouterr().out
+    recipes = [line for line in out.split("recipes of 2 runs")[1].splitlines()
+               if line.startswith(f"| {folder}, {folder} |")]
+    assert len(recipes) == 2 * len(bench_boundary.VAL_SETS)
+    first, second = recipes[: len(bench_boundary.VAL_SETS)], recipes[len(bench_boundary.VAL_SETS):]
+    for row in first:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        runs = [float(v) for v in cells[3].split(" / ")]
+        assert len(runs) == 2 and runs[0] == runs[1] == pytest.approx(float(cells[4]), abs=1e-4)
+        assert cells[5:] == ["", ""]
+    for row in second:  # the same weights: no difference, whatever is resampled
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[5:] == ["+0.0000", "+0.0000 to +0.0000"]
