@@ -148,12 +148,13 @@ def print_recipes(per_image: dict, models: list[str], size: int) -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for runs in recipes:
         for name in VAL_SETS:
-            first = [per_image[m, name] for m in recipes[0]]
             values = [per_image[m, name] for m in runs]
-            each = " / ".join(f"{sum(v) / len(v):.4f}" for v in values)
-            mean = sum(map(sum, values)) / sum(map(len, values))
+            run_means = [sum(v) / len(v) for v in values]  # every run has the same images
+            each = " / ".join(f"{m:.4f}" for m in run_means)
+            mean = sum(run_means) / len(run_means)
             compared = "| | |"  # the first recipe is the reference
             if runs is not recipes[0]:
+                first = [per_image[m, name] for m in recipes[0]]
                 difference, low, high = recipe_interval(first, values)
                 compared = f"| {difference:+.4f} | {low:+.4f} to {high:+.4f} |"
             print(f"| {', '.join(runs)} | {name} | {len(values[0])} | {each} | {mean:.4f} "
