@@ -110,3 +110,53 @@ def test_shrunk_folders_train_on_what_the_trainer_would_have_read(tmp_path):
         assert np.abs(a.astype(int) - b.astype(int)).mean() < 12  # JPEG of random noise
     copied = out / "small" / "train" / "images" / "000.jpg"
     assert copied.read_bytes() == (small / "images" / "000.jpg").read_bytes()
+
+
+def square_with_band(size=100, side=40, band=4):
+    """A uint8 mask: a decided square of `side` pixels inside an undecided ring `band` wide."""
+    import numpy as np
+
+    mask = np.zeros((size, size), np.uint8)
+    start = (size - side) // 2
+    mask[start - band:start + side + band, start - band:start + side + band] = 128
+    mask[start:start + side, start:start + side] = 255
+    return mask
+
+
+def square(size, side):
+    import numpy as np
+
+    mask = np.zeros((size, size), bool)
+    start = (size - side) // 2
+    mask[start:start + side, start:start + side] = True
+    return mask
+
+
+def test_undecided_band_is_where_any_predicted_edge_scores_a_perfect_boundary(tmp_path, capsys):
+    """The premise the tool measures: an edge drawn anywhere inside the undecided ring gets
+    boundary IoU 1 through segtf's metrics, one drawn beyond it does not; the tool reports the
+    ring's width against boundary IoU's band d."""
+    from PIL import Image
+
+    from segtf.metrics.binary import binary_scores
+
+    mask = square_with_band()
+    for side, perfect in ((40, True), (44, True), (48, True), (52, False), (36, False)):
+        score = binary_scores([square(100, side).astype(float)], [mask])["boundary_iou"]
+        assert (score == 1.0) is perfect, (side, score)
+
+    tool = load_tool("undecided_band")
+    measures = tool.band_measures(mask)
+    assert measures["d"] == 3  # 2% of a 141-pixel diagonal
+    assert 4.0 < measures["band_width"] < 5.0  # 704 ring pixels over a 156-pixel contour
+    assert tool.band_measures(square(100, 40).astype("uint8") * 255) is None  # no ring
+
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    Image.fromarray(mask).save(folder / "a.png")
+    Image.fromarray(square(100, 40).astype("uint8") * 255).save(folder / "b.png")
+    assert tool.main([str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "2 masks, 1 with an undecided (128) band" in out
+    assert "| d | 3.000 | 3.000 | 3.000 |" in out
+    assert tool.main([str(tmp_path / "absent")]) == 2

@@ -183,10 +183,15 @@ def e_measure_curve(pred, gt) -> np.ndarray:
     return total / (size - 1 + EPS)
 
 
+def boundary_width(shape, dilation_ratio: float = 0.02) -> int:
+    """Boundary IoU's band width d = max(1, round(ratio * diagonal)) (Cheng et al. 2021)."""
+    h, w = shape[:2]
+    return max(1, int(round(dilation_ratio * np.sqrt(h**2 + w**2))))
+
+
 def mask_to_boundary(mask: np.ndarray, dilation_ratio: float = 0.02) -> np.ndarray:
-    """Inner boundary band of width d = max(1, round(ratio * diagonal)) (Cheng et al. 2021)."""
-    h, w = mask.shape
-    d = max(1, int(round(dilation_ratio * np.sqrt(h**2 + w**2))))
+    """Inner boundary band of width `boundary_width` (Cheng et al. 2021)."""
+    d = boundary_width(mask.shape, dilation_ratio)
     padded = np.pad(mask.astype(bool), 1)
     eroded = ndimage.binary_erosion(padded, np.ones((3, 3), bool), iterations=d)[1:-1, 1:-1]
     return mask.astype(bool) & ~eroded
