@@ -155,8 +155,11 @@ def test_undecided_band_is_where_any_predicted_edge_scores_a_perfect_boundary(tm
     folder.mkdir()
     Image.fromarray(mask).save(folder / "a.png")
     Image.fromarray(square(100, 40).astype("uint8") * 255).save(folder / "b.png")
+    (folder / "c.png").write_bytes(b"not a png")
     assert tool.main([str(folder)]) == 0
-    out = capsys.readouterr().out
-    assert "2 masks, 1 with an undecided (128) band" in out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "3 masks, 1 with an undecided (128) band" in out
+    assert "c.png: skipped, not a readable PNG" in captured.err
     assert "| d | 3.000 | 3.000 | 3.000 |" in out
     assert tool.main([str(tmp_path / "absent")]) == 2

@@ -1,4 +1,4 @@
-"""How much of boundary IoU's band a val set's undecided pixels cover (Oxford pet's trimap
+"""How wide a val set's undecided band is against boundary IoU's band (Oxford pet's trimap
 band, 128 in the masks `tools/prepare_training_folders.py` writes).
 
 The metrics give undecided pixels the prediction's own decision, so a predicted edge anywhere
@@ -41,8 +41,18 @@ def band_measures(mask: np.ndarray, dilation_ratio: float = DILATION_RATIO) -> d
 def summarise(masks_folder: pathlib.Path) -> tuple[int, list[dict]]:
     """(masks read, the measures of each mask that has an undecided band)."""
     paths = sorted(masks_folder.glob("*.png"))
-    measures = (band_measures(np.asarray(Image.open(p).convert("L"))) for p in paths)
+    measures = (band_measures(mask) for mask in map(read_mask, paths) if mask is not None)
     return len(paths), [m for m in measures if m]
+
+
+def read_mask(path: pathlib.Path) -> np.ndarray | None:
+    """The mask as uint8 grey, or None (named on stderr) when the file cannot be read."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("L"))
+    except (OSError, ValueError) as error:
+        print(f"{path}: skipped, not a readable PNG ({error})", file=sys.stderr)
+        return None
 
 
 def main(argv=None) -> int:
