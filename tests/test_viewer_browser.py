@@ -68,14 +68,11 @@ def shipped_viewer_url():
 
 
 def _legend_shown(driver) -> dict[str, str]:
-    """{class name: share text} from the first legend on the page (the main result's), waited
-    for: on a loaded machine the legend may paint after the result image."""
+    """{class name: share text} from the first legend on the page (the main result's; the
+    upload waited for it)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    located = ec.presence_of_element_located((By.CSS_SELECTOR, "table.segtf-legend"))
-    table = WebDriverWait(driver, 60).until(located)
+    table = driver.find_element(By.CSS_SELECTOR, browser.LEGEND_SELECTOR)
     rows = [r.find_elements(By.TAG_NAME, "td") for r in table.find_elements(By.TAG_NAME, "tr")]
     return {cells[0].text.strip(): cells[1].text.strip() for cells in rows if cells}
 

@@ -16,43 +16,45 @@ import pathlib
 import sys
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
-from segtf.metrics.binary import UNDECIDED_ALPHA, boundary_width
+from segtf.imageio import InvalidImageError, read_mask
+from segtf.metrics.binary import UNDECIDED_ALPHA, boundary_width, undecided_pixels
 
-DILATION_RATIO = 0.02  # boundary IoU's, as segtf's metrics use it
 
-
-def band_measures(mask: np.ndarray, dilation_ratio: float = DILATION_RATIO) -> dict | None:
+def band_measures(mask: np.ndarray) -> dict | None:
     """For one uint8 mask: the undecided band's mean width in pixels (its area over the length
     of the decided object's contour), boundary IoU's band width d, and their ratio. None when
     the mask holds no undecided pixel or no decided object."""
-    undecided = mask == UNDECIDED_ALPHA
+    undecided = undecided_pixels(mask)
     decided = mask > UNDECIDED_ALPHA
     if not undecided.any() or not decided.any():
         return None
     contour = decided & ~ndimage.binary_erosion(decided)
     width = np.count_nonzero(undecided) / np.count_nonzero(contour)
-    d = boundary_width(mask.shape, dilation_ratio)
+    d = boundary_width(mask.shape)  # the metrics' default dilation ratio
     return {"band_width": width, "d": d, "width_over_d": width / d}
 
 
 def summarise(masks_folder: pathlib.Path) -> tuple[int, list[dict]]:
     """(masks read, the measures of each mask that has an undecided band)."""
     paths = sorted(masks_folder.glob("*.png"))
-    measures = (band_measures(mask) for mask in map(read_mask, paths) if mask is not None)
-    return len(paths), [m for m in measures if m]
+    masks = (mask for mask in map(readable_mask, paths) if mask is not None)
+    return len(paths), [m for m in map(band_measures, masks) if m]
 
 
-def read_mask(path: pathlib.Path) -> np.ndarray | None:
-    """The mask as uint8 grey, or None (named on stderr) when the file cannot be read."""
+def readable_mask(path: pathlib.Path) -> np.ndarray | None:
+    """The mask through segtf's one mask reader, or None (named on stderr) when it cannot be
+    read, so one bad file does not stop the rest."""
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("L"))
-    except (OSError, ValueError) as error:
+        mask = read_mask(path)
+    except InvalidImageError as error:
         print(f"{path}: skipped, not a readable PNG ({error})", file=sys.stderr)
         return None
+    if mask.ndim != 2 or mask.dtype != np.uint8:
+        print(f"{path}: skipped, not an 8-bit grey alpha mask", file=sys.stderr)
+        return None
+    return mask
 
 
 def main(argv=None) -> int:
@@ -66,10 +68,11 @@ def main(argv=None) -> int:
         return 2
     count, rows = summarise(args.masks)
     print(f"{args.masks}: {count} masks, {len(rows)} with an undecided (128) band")
-    if rows:
-        print("| measure | median | min | max |")
-        print("| --- | --- | --- | --- |")
-    for key in rows[0] if rows else ():
+    if not rows:
+        return 0
+    print("| measure | median | min | max |")
+    print("| --- | --- | --- | --- |")
+    for key in rows[0]:
         values = [row[key] for row in rows]
         print(f"| {key} | {np.median(values):.3f} | {min(values):.3f} | {max(values):.3f} |")
     return 0

@@ -35,6 +35,7 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars",
 )
 RESULT_SELECTOR = 'img[alt="segmentation mask"]'
+LEGEND_SELECTOR = "table.segtf-legend"  # the legend under each result (segtf.viewer.legend)
 
 
 def missing_browser() -> str | None:
@@ -135,7 +136,8 @@ def upload_and_wait(
 
 
 def wait_for_result(driver, timeout: float = 180.0) -> None:
-    """Waits until the mask image has loaded and no spinner is left."""
+    """Waits until the mask image has loaded, no spinner is left and the legend is on the page
+    (on a loaded machine it can paint well after the mask image)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -148,6 +150,7 @@ def wait_for_result(driver, timeout: float = 180.0) -> None:
         )
     )
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="stSpinner"]'))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, LEGEND_SELECTOR))
     time.sleep(1.0)  # let the overlay and legend images finish painting
 
 
