@@ -334,11 +334,20 @@ def get_loss(
         "gradient_aux": lambda: GradientAuxLoss("bce"),
         "gradient_aux_l1": lambda: GradientAuxLoss("l1"),
     }
-    if name in semantic:
-        return semantic[name]()
-    if name in binary:
-        return binary[name]()
-    raise ValueError(f"Unknown loss {name!r}; valid: {sorted({**semantic, **binary})}")
+    if name not in semantic and name not in binary:
+        raise ValueError(f"Unknown loss {name!r}; valid: {sorted({**semantic, **binary})}")
+    if num_classes == 1 and name in semantic:
+        # A softmax over one channel is constant: the loss would be 0 and nothing would learn.
+        raise ValueError(
+            f"loss {name!r} is a softmax over classes, but the model predicts one alpha "
+            f"channel (a foreground task): use a binary loss, one of {sorted(binary)}"
+        )
+    if num_classes > 1 and name in binary:
+        raise ValueError(
+            f"loss {name!r} is a loss on one alpha channel, but the model predicts "
+            f"{num_classes} classes (a semantic task): use one of {sorted(semantic)}"
+        )
+    return semantic[name]() if name in semantic else binary[name]()
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -144,6 +144,23 @@ def test_bad_training_setting_names_the_key(setting, needle, tmp_path, capsys):
     expect(setting, argv, 2, [needle], capsys, tmp_path)
 
 
+@pytest.mark.parametrize(
+    "settings, needle",
+    [
+        # A softmax over one class is constant: it once trained with loss 0 and val score 1.0.
+        (["num_classes=1"], "num_classes=1 with task semantic"),
+        (["task=foreground"], "num_classes=11 with task foreground"),
+        (["num_classes=1", "task=semantic", "model_overrides.task=foreground"],
+         "task=semantic and model_overrides.task=foreground disagree"),
+    ],
+)
+def test_task_and_classes_that_cannot_train_are_refused(settings, needle, tmp_path, capsys):
+    argv = ["train", "-e", "camvid_deeplabv3plus_lite", "--dry-run"]
+    for setting in settings:
+        argv += ["--set", setting]
+    expect(" ".join(settings), argv, 2, [needle], capsys, tmp_path)
+
+
 def test_yaml_syntax_error_names_the_file(tmp_path, capsys):
     path = tmp_path / "mine.yaml"
     path.write_text("epochs: [3\nbatch_size: 2\n")

@@ -112,3 +112,11 @@ def test_get_loss_names_and_serialization():
     assert _np(clone(labels, logits)) == pytest.approx(_np(loss(labels, logits)), rel=1e-6)
     with pytest.raises(ValueError, match="valid"):
         losses.get_loss("nope", num_classes=2)
+
+
+def test_get_loss_refuses_a_loss_of_the_other_task():
+    # A softmax over one alpha channel is constant (loss 0: nothing learns).
+    with pytest.raises(ValueError, match="'cross_entropy' is a softmax over classes"):
+        losses.get_loss("cross_entropy", num_classes=1)
+    with pytest.raises(ValueError, match="'birefnet' is a loss on one alpha channel"):
+        losses.get_loss("birefnet", num_classes=3)

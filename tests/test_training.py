@@ -244,3 +244,27 @@ def test_head_warmup_needs_an_init_from_model(tmp_path):
     cfg = TrainConfig(**TINY, out_dir=str(tmp_path / "run"), head_warmup_steps=2)
     with pytest.raises(ValueError, match="head_warmup_steps warms up the layers init_from"):
         Trainer(cfg)
+
+
+def test_foreground_run_names_the_softmax_loss_to_change():
+    from segtf.training.objective import output_losses
+
+    config = TrainConfig(task="foreground", num_classes=1)
+    with pytest.raises(ValueError, match="^loss=cross_entropy: "):
+        output_losses(config, 1, "foreground", ["aux_logits", "logits"])
+    config = dataclasses.replace(config, loss="birefnet")
+    with pytest.raises(ValueError, match="^aux_losses.aux_logits=cross_entropy: "):
+        output_losses(config, 1, "foreground", ["aux_logits", "logits"])
+    config = dataclasses.replace(config, aux_losses={"aux_logits": ["bce", 0.4]})
+    losses, weights = output_losses(config, 1, "foreground", ["aux_logits", "logits"])
+    assert list(losses) == ["aux_logits", "logits"] and weights == {"aux_logits": 0.4, "logits": 1.0}
+
+
+def test_task_comes_from_the_model_when_no_dataset_says_it():
+    from segtf.training.data import label_info
+
+    assert label_info(TrainConfig(model="refiner_lite", num_classes=1)).task == "foreground"
+    assert label_info(TrainConfig(model="pspnet_lite", num_classes=3)).task == "semantic"
+    overridden = TrainConfig(model="pspnet_lite", num_classes=1,
+                             model_overrides={"task": "foreground"})
+    assert label_info(overridden).task == "foreground"

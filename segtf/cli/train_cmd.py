@@ -134,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         import yaml
 
+        from segtf.training.data import label_info
+
+        label_info(config)  # refuses a task / class count that cannot train, as a run would
         print(yaml.safe_dump(config.to_dict(), sort_keys=False))
         return 0
     trainer = Trainer(config)

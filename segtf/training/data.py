@@ -15,6 +15,7 @@ import numpy as np
 
 from segtf.data.arrays import ArrayPairs, load_pairs
 from segtf.data.validate import LabelRules
+from segtf.tasks import TASKS
 from segtf.training.config import TrainConfig, source_list
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def label_info(config: TrainConfig) -> LabelInfo:
     num_classes = config.num_classes or (spec.num_classes if spec else 0)
     if num_classes < 1:
         raise ValueError("num_classes is unknown: set dataset (e.g. camvid) or num_classes")
-    task = config.task or (spec.task if spec else "semantic")
+    task = run_task(config, spec)
+    check_classes_fit_task(task, num_classes)
     names = spec.class_names if spec else tuple(str(i) for i in range(num_classes))
     return LabelInfo(
         num_classes,
@@ -57,6 +59,42 @@ def label_info(config: TrainConfig) -> LabelInfo:
         dict(spec.label_map) if spec and spec.label_map else None,
         spec.name if spec else "",
     )
+
+
+def run_task(config: TrainConfig, spec) -> str:
+    """The run's task: `task`, else `model_overrides.task` (the two must agree), else the
+    dataset spec's, else the registry model's. The model is always built with this task."""
+    from segtf.models import get_config
+
+    named = {k: v for k, v in (("task", config.task),
+                               ("model_overrides.task", config.model_overrides.get("task")))
+             if v}
+    if len(set(named.values())) > 1:
+        raise ValueError(
+            f"task={config.task} and model_overrides.task={config.model_overrides['task']} "
+            "disagree: set one of them"
+        )
+    task = next(iter(named.values()), "") or (spec.task if spec else "")
+    task = task or get_config(config.model).task
+    if task not in TASKS:
+        raise ValueError(f"task={task!r}: use one of {TASKS}")
+    return task
+
+
+def check_classes_fit_task(task: str, num_classes: int) -> None:
+    """Refuses class counts the task cannot train: a softmax over one class is constant (its
+    loss is 0 and nothing learns), and a foreground model predicts one alpha channel."""
+    if task == "semantic" and num_classes < 2:
+        raise ValueError(
+            "num_classes=1 with task semantic: a softmax over one class is constant, so "
+            "nothing would learn; for a foreground (alpha) model set task=foreground, or "
+            "give at least 2 classes"
+        )
+    if task == "foreground" and num_classes != 1:
+        raise ValueError(
+            f"num_classes={num_classes} with task foreground: a foreground model predicts "
+            "one alpha channel; set num_classes=1, or task=semantic for several classes"
+        )
 
 
 def input_pipeline(config: TrainConfig) -> str:

@@ -56,10 +56,21 @@ def output_losses(
     untrained = sorted(set(output_names) - set(terms))
     if untrained:
         logger.warning("outputs %s have no loss in aux_losses: they are not trained", untrained)
+    # Built in the config's order ("logits" first), so a bad main loss is the one named.
+    built = {key: setting_loss(key, name, kwargs) for key, (name, _) in terms.items()
+             if key in output_names}
     losses, weights = {}, {}
     for key in output_names:
-        if key in terms:
-            name, weight = terms[key]
-            losses[key] = ResizedTarget(get_loss(name, **kwargs), task)
-            weights[key] = weight
+        if key in built:
+            losses[key] = ResizedTarget(built[key], task)
+            weights[key] = terms[key][1]
     return losses, weights
+
+
+def setting_loss(key: str, name: str, kwargs: dict) -> keras.losses.Loss:
+    """`get_loss`, its error naming the setting to change (`loss` or `aux_losses.<key>`)."""
+    try:
+        return get_loss(name, **kwargs)
+    except ValueError as err:
+        setting = "loss" if key == "logits" else f"aux_losses.{key}"
+        raise ValueError(f"{setting}={name}: {err}") from None
