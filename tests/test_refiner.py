@@ -149,3 +149,31 @@ def test_export_serves_only_the_final_alpha(tmp_path):
     assert not any(key.startswith(("stage", "edge")) for key in out)
     assert out["alpha"].shape == (1, 48, 64)
     np.testing.assert_allclose(out["alpha"].numpy()[0], expected.alpha, atol=1e-4)
+
+
+def test_refiner_on_a_deeplabv3plus_head_starts_as_that_model():
+    # The localisation is the DeepLabV3+ head under its own layer names: a trained DeepLabV3+
+    # of the same backbone fills it, and its coarse output is then that model's prediction.
+    from segtf.training.trainer import copy_weights_by_name
+
+    keras.utils.set_random_seed(1)
+    overrides = dict(TINY, output_stride=16)
+    deeplab = models.build("deeplabv3plus_lite", num_classes=1, task="foreground", **overrides)
+    hybrid = models.build("refiner_on_deeplabv3plus_efficientnet_lite2", num_classes=1,
+                          with_aux=True, **overrides)
+    copied, kept = copy_weights_by_name(deeplab, hybrid)
+    assert copied == sum(1 for layer in deeplab.layers if layer.weights)
+    assert not any(name.startswith(("aspp", "decoder", "classifier")) for name in kept), kept
+    x = images()
+    out = hybrid(x, training=False)
+    # Stages at P2, P1 and full size only: the decoder already merged the deeper levels.
+    assert set(out) == {"logits", "stage5_logits", "stage2_logits", "stage1_logits",
+                        "edge2_logits", "edge1_logits"}
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out["stage5_logits"]),
+                               keras.ops.convert_to_numpy(deeplab(x, training=False)),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_unknown_refiner_localisation_is_named():
+    with pytest.raises(ValueError, match="refiner localisation 'nope'"):
+        tiny_refiner(extra={"localisation": "nope"})

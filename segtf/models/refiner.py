@@ -12,6 +12,13 @@ Segmentation", ECCV 2022):
   predicts an edge map that is supervised by the ground truth's gradients and used as
   attention), so high-resolution detail comes from the image itself;
 - every stage predicts the foreground (deep supervision during training only).
+
+`config.extra` chooses the localisation: `{"localisation": "context"}` (default: ASPP + PSP
+on the deepest features, then stages at P4, P3, P2, P1) or `"deeplabv3plus"` (the DeepLabV3+
+head itself, ASPP plus its P2 decoder, with the DeepLabV3+ model's layer names so a trained
+DeepLabV3+ of the same backbone initialises it; then stages at P2 and P1 only). Its
+`"stage_filters"` (default `head_filters`) sets the reconstruction stages' width apart from
+the localisation's.
 """
 
 from __future__ import annotations
@@ -22,13 +29,15 @@ from keras import layers
 from segtf.models.aspp import aspp
 from segtf.models.blocks import conv_bn_relu
 from segtf.models.config import ModelConfig
+from segtf.models.decoder import classifier
 from segtf.models.layers import PatchReference, Preprocess, ResizeLike, SobelGradient
 from segtf.models.psp import pyramid_pooling
-from segtf.models.segmentation import backbone_features, working_input
+from segtf.models.segmentation import backbone_features, deeplabv3plus_head, working_input
 
 # Reconstruction stages from deep to shallow: (pyramid level, image patch size at that level).
 # Patches are capped at 8x8 pixels so the patch embedding stays cheap at stride 16 and 32.
 STAGES = (("P4", 8), ("P3", 8), ("P2", 4), ("P1", 2))
+LOCALISATIONS = ("context", "deeplabv3plus")
 
 
 def localisation_module(features: dict, config: ModelConfig, name: str = "loc"):
@@ -47,6 +56,19 @@ def localisation_module(features: dict, config: ModelConfig, name: str = "loc"):
     )
     x = layers.Concatenate(name=f"{name}_concat")([context, pooled])
     return conv_bn_relu(x, config.head_filters, kernel=1, name=f"{name}_squeeze")
+
+
+def localisation(features: dict, config: ModelConfig):
+    """(coarse features, the reconstruction stages that follow, the coarse prediction's name)."""
+    kind = config.extra.get("localisation", "context")
+    if kind == "context":
+        return localisation_module(features, config), STAGES, "stage5"
+    if kind == "deeplabv3plus":
+        # The DeepLabV3+ head and classifier under their own names: a trained DeepLabV3+ of
+        # this backbone initialises them (init_from); the decoder already merged P4..P2.
+        return deeplabv3plus_head(features, config), STAGES[2:], "classifier"
+    raise ValueError(f"refiner localisation {kind!r}: use one of {LOCALISATIONS} "
+                     "(model_overrides.extra.localisation)")
 
 
 def source_reference(images, reference, patch: int, filters: int, name: str):
@@ -77,11 +99,6 @@ def reconstruction_stage(x, lateral, images, patch: int, filters: int, name: str
     return conv_bn_relu(x, filters, name=f"{name}_conv2"), edge_logits
 
 
-def prediction(x, images, name: str):
-    logits = layers.Conv2D(1, 1, name=f"{name}_conv")(x)
-    return ResizeLike("bilinear", dtype="float32", name=f"{name}_logits")([logits, images])
-
-
 def build_refiner(
     config: ModelConfig, name: str = "refiner", with_aux: bool = False
 ) -> keras.Model:
@@ -100,15 +117,15 @@ def build_refiner(
     # The whole network runs at the working size; only the outputs go back to the input size.
     inputs, images = images, working_input(images, config)
     features = backbone_features(images, config)
-    filters = config.head_filters
-    x = localisation_module(features, config)
-    aux = {"stage5_logits": prediction(x, inputs, "stage5")}
-    for level, patch in STAGES:
+    filters = config.extra.get("stage_filters", config.head_filters)
+    x, stages, coarse = localisation(features, config)
+    aux = {"stage5_logits": classifier(x, 1, inputs, coarse)}
+    for level, patch in stages:
         width = max(16, filters // 2) if level in ("P2", "P1") else filters
         x, edge = reconstruction_stage(
             x, features[level], images, patch, width, name=f"stage{level[1]}"
         )
-        aux[f"stage{level[1]}_logits"] = prediction(x, inputs, f"stage{level[1]}")
+        aux[f"stage{level[1]}_logits"] = classifier(x, 1, inputs, f"stage{level[1]}")
         aux[f"edge{level[1]}_logits"] = ResizeLike(
             "bilinear", dtype="float32", name=f"edge{level[1]}_logits"
         )([edge, inputs])
@@ -120,7 +137,7 @@ def build_refiner(
     )
     x = layers.Concatenate(name="final_concat")([x, source])
     x = conv_bn_relu(x, 16, name="final_conv")
-    logits = prediction(x, inputs, "final")
+    logits = classifier(x, 1, inputs, "final")
     if with_aux:
         return keras.Model(inputs, {"logits": logits, **aux}, name=name)
     return keras.Model(inputs, logits, name=name)

@@ -62,6 +62,12 @@ for _variant in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2
     MODELS[f"refiner_{_variant}"] = dataclasses.replace(
         MODELS["refiner_lite"], backbone=_variant, width=1.0, output_stride=32, head_filters=64
     )
+    # The refiner's reconstruction stages (P2, P1, full size; 64 wide as above) on the
+    # DeepLabV3+ model's own head: what the stages add to that model, from its weights.
+    MODELS[f"refiner_on_deeplabv3plus_{_variant}"] = dataclasses.replace(
+        MODELS[f"refiner_{_variant}"], **_EFFICIENT,
+        extra={"localisation": "deeplabv3plus", "stage_filters": 64},
+    )
 
 
 # MediaPipe's selfie segmentation network (`segtf.models.selfie`): ~0.1 M parameters at

@@ -157,6 +157,14 @@ EXPERIMENTS["foreground_deeplabv3plus_efficientnet_lite2"] = dataclasses.replace
     aux_losses={},
     out_dir="runs/foreground_deeplabv3plus_efficientnet_lite2",
 )
+# The refiner's reconstruction stages on that baseline's own DeepLabV3+ head (localisation):
+# started from a trained baseline (init_from), it shows what the stages add to that model.
+EXPERIMENTS["foreground_refiner_on_deeplabv3plus_efficientnet_lite2"] = dataclasses.replace(
+    EXPERIMENTS["foreground_refiner_efficientnet_lite2"],
+    experiment="foreground_refiner_on_deeplabv3plus_efficientnet_lite2",
+    model="refiner_on_deeplabv3plus_efficientnet_lite2",
+    out_dir="runs/foreground_refiner_on_deeplabv3plus_efficientnet_lite2",
+)
 
 # The fast foreground model: MediaPipe's selfie network (~0.1 M parameters at 256 x 256, the
 # speed of the free selfie peer), started from that peer's published weights (the .tflite in
