@@ -26,7 +26,9 @@ def deeplab_decoder(
     return block(x, filters, name=f"{name}_conv2")
 
 
-def classifier(x, num_classes: int, reference, name: str = "classifier"):
+def classifier(x, num_classes: int, reference, name: str = "classifier",
+               kernel_initializer="glorot_uniform"):
     """1x1 classifier, then bilinear resize to the input size; logits are float32 always."""
-    x = layers.Conv2D(num_classes, 1, name=f"{name}_conv")(x)
+    x = layers.Conv2D(num_classes, 1, kernel_initializer=kernel_initializer,
+                      name=f"{name}_conv")(x)
     return ResizeLike("bilinear", dtype="float32", name=f"{name}_logits")([x, reference])

@@ -16,7 +16,8 @@ Segmentation", ECCV 2022):
 `config.extra` chooses the localisation: `{"localisation": "context"}` (default: ASPP + PSP
 on the deepest features, then stages at P4, P3, P2, P1) or `"deeplabv3plus"` (the DeepLabV3+
 head itself, ASPP plus its P2 decoder, with the DeepLabV3+ model's layer names so a trained
-DeepLabV3+ of the same backbone initialises it; then stages at P2 and P1 only). Its
+DeepLabV3+ of the same backbone initialises it; then stages at P2 and P1 only, each
+predicting a correction to the DeepLabV3+ prediction, so the model starts as that model).
 `"stage_filters"` (default `head_filters`) sets the reconstruction stages' width apart from
 the localisation's.
 """
@@ -59,16 +60,27 @@ def localisation_module(features: dict, config: ModelConfig, name: str = "loc"):
 
 
 def localisation(features: dict, config: ModelConfig):
-    """(coarse features, the reconstruction stages that follow, the coarse prediction's name)."""
+    """(coarse features, the stages that follow, the coarse prediction's name, whether the
+    stages predict corrections to that coarse prediction rather than alpha itself)."""
     kind = config.extra.get("localisation", "context")
     if kind == "context":
-        return localisation_module(features, config), STAGES, "stage5"
+        return localisation_module(features, config), STAGES, "stage5", False
     if kind == "deeplabv3plus":
         # The DeepLabV3+ head and classifier under their own names: a trained DeepLabV3+ of
         # this backbone initialises them (init_from); the decoder already merged P4..P2.
-        return deeplabv3plus_head(features, config), STAGES[2:], "classifier"
+        return deeplabv3plus_head(features, config), STAGES[2:], "classifier", True
     raise ValueError(f"refiner localisation {kind!r}: use one of {LOCALISATIONS} "
                      "(model_overrides.extra.localisation)")
+
+
+def stage_prediction(x, inputs, name: str, coarse=None):
+    """A stage's alpha logits, or with `coarse` a correction added to them: its zero-initialised
+    conv makes a new stage start as the coarse (trained DeepLabV3+) prediction and learn
+    only what it changes, instead of relearning the whole alpha from noise."""
+    if coarse is None:
+        return classifier(x, 1, inputs, name)
+    correction = classifier(x, 1, inputs, name, kernel_initializer="zeros")
+    return layers.Add(dtype="float32", name=f"{name}_plus_coarse")([coarse, correction])
 
 
 def source_reference(images, reference, patch: int, filters: int, name: str):
@@ -118,14 +130,16 @@ def build_refiner(
     inputs, images = images, working_input(images, config)
     features = backbone_features(images, config)
     filters = config.extra.get("stage_filters", config.head_filters)
-    x, stages, coarse = localisation(features, config)
-    aux = {"stage5_logits": classifier(x, 1, inputs, coarse)}
+    x, stages, coarse_name, corrects = localisation(features, config)
+    coarse = classifier(x, 1, inputs, coarse_name)
+    base = coarse if corrects else None
+    aux = {"stage5_logits": coarse}
     for level, patch in stages:
         width = max(16, filters // 2) if level in ("P2", "P1") else filters
         x, edge = reconstruction_stage(
             x, features[level], images, patch, width, name=f"stage{level[1]}"
         )
-        aux[f"stage{level[1]}_logits"] = classifier(x, 1, inputs, f"stage{level[1]}")
+        aux[f"stage{level[1]}_logits"] = stage_prediction(x, inputs, f"stage{level[1]}", base)
         aux[f"edge{level[1]}_logits"] = ResizeLike(
             "bilinear", dtype="float32", name=f"edge{level[1]}_logits"
         )([edge, inputs])
@@ -137,7 +151,7 @@ def build_refiner(
     )
     x = layers.Concatenate(name="final_concat")([x, source])
     x = conv_bn_relu(x, 16, name="final_conv")
-    logits = classifier(x, 1, inputs, "final")
+    logits = stage_prediction(x, inputs, "final", base)
     if with_aux:
         return keras.Model(inputs, {"logits": logits, **aux}, name=name)
     return keras.Model(inputs, logits, name=name)
