@@ -16,6 +16,10 @@ each model trails the first one most (where to look).
 same training with different seeds); a last table then gives each recipe's boundary IoU averaged
 over its runs, minus the first recipe's, with a 95% bootstrap interval that resamples both the
 runs and the images, so that a difference smaller than what the seed changes is not read as one.
+With `--paired-runs` the i-th run of every recipe started from the same place as the first
+recipe's i-th (the same seed, or the same first run fine-tuned two ways): each draw then
+resamples those pairs together, so what the pair shares cancels and only what the recipes
+change is measured.
 The val folders default to those `tools/prepare_training_folders.py` writes into `.devdata`
 (Oxford pet: the trimap's boundary band, 128, is skipped by the metrics).
 """
@@ -59,7 +63,12 @@ def main(argv=None) -> int:
     parser.add_argument("--runs-per-recipe", type=int, default=0,
                         help="the models are consecutive groups of N seeds of one recipe each: "
                              "compare the recipes' means")
+    parser.add_argument("--paired-runs", action="store_true",
+                        help="with --runs-per-recipe: the i-th runs of the recipes share their "
+                             "start (seed or first run); resample them as pairs")
     args = parser.parse_args(argv)
+    if args.paired_runs and not args.runs_per_recipe:
+        parser.error("--paired-runs pairs the runs of recipes: give --runs-per-recipe N")
     if args.runs_per_recipe and (args.runs_per_recipe < 1
                                  or len(args.models) % args.runs_per_recipe):
         parser.error(f"--runs-per-recipe {args.runs_per_recipe}: the {len(args.models)} models "
@@ -90,7 +99,7 @@ def main(argv=None) -> int:
     if len(args.models) > 1 and args.worst:
         print_worst(per_image, args.models, folders, args.worst)
     if args.runs_per_recipe and len(args.models) > args.runs_per_recipe:
-        print_recipes(per_image, args.models, args.runs_per_recipe)
+        print_recipes(per_image, args.models, args.runs_per_recipe, args.paired_runs)
     return 0
 
 
@@ -120,16 +129,18 @@ def print_paired(per_image: dict, models: list[str]) -> None:
                   f"| {better} |")
 
 
-def recipe_interval(first_runs, runs, draws: int = 10000, seed: int = 0):
+def recipe_interval(first_runs, runs, draws: int = 10000, seed: int = 0, paired: bool = False):
     """Mean of `runs` minus mean of `first_runs` (each: runs x images, the same images), and its
-    95% bootstrap interval: each draw resamples each recipe's runs and, jointly, the images."""
+    95% bootstrap interval: each draw resamples each recipe's runs (`paired`: the i-th runs of
+    both recipes together) and, jointly, the images."""
     import numpy as np
 
     first_runs, runs = np.asarray(first_runs, float), np.asarray(runs, float)
     rng = np.random.default_rng(seed)
+    shared = rng.integers(0, len(runs), (draws, len(runs))) if paired else None
 
     def resampled_run_means(values):  # draws x images: the mean over a resample of the runs
-        picks = rng.integers(0, len(values), (draws, len(values)))
+        picks = shared if paired else rng.integers(0, len(values), (draws, len(values)))
         return values[picks].mean(1)
 
     delta = resampled_run_means(runs) - resampled_run_means(first_runs)
@@ -139,11 +150,12 @@ def recipe_interval(first_runs, runs, draws: int = 10000, seed: int = 0):
     return float(runs.mean() - first_runs.mean()), float(low), float(high)
 
 
-def print_recipes(per_image: dict, models: list[str], size: int) -> None:
+def print_recipes(per_image: dict, models: list[str], size: int, paired: bool = False) -> None:
     """Each recipe (`size` consecutive models) against the first, averaged over its runs."""
     recipes = [models[i: i + size] for i in range(0, len(models), size)]
+    over = "run pairs (the i-th runs of both recipes together)" if paired else "runs"
     print(f"\nrecipes of {size} runs: mean boundary IoU over the runs, minus the first recipe's "
-          "(95% bootstrap interval over runs and images):")
+          f"(95% bootstrap interval over {over} and images):")
     print("| recipe | val set | images | each run | mean | difference | 95% interval |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for runs in recipes:
@@ -155,7 +167,7 @@ def print_recipes(per_image: dict, models: list[str], size: int) -> None:
             compared = "| | |"  # the first recipe is the reference
             if runs is not recipes[0]:
                 first = [per_image[m, name] for m in recipes[0]]
-                difference, low, high = recipe_interval(first, values)
+                difference, low, high = recipe_interval(first, values, paired=paired)
                 compared = f"| {difference:+.4f} | {low:+.4f} to {high:+.4f} |"
             print(f"| {', '.join(runs)} | {name} | {len(values[0])} | {each} | {mean:.4f} "
                   f"{compared}")

@@ -80,6 +80,23 @@ def test_recipe_interval_resamples_the_runs_as_well_as_the_images():
     assert (mean, low, high) == pytest.approx((0.05, -0.05, 0.15))
 
 
+def test_paired_runs_cancel_what_each_pair_shares():
+    # Two first runs at 0.5 and 0.7, each fine-tuned two ways; the second way adds 0.02 to
+    # both. Resampled apart, the runs' spread swamps it; as pairs, only the 0.02 is left.
+    first = [[0.5] * 5, [0.7] * 5]
+    other = [[0.52] * 5, [0.72] * 5]
+    mean, low, high = bench_boundary.recipe_interval(first, other)
+    assert mean == pytest.approx(0.02) and low < 0 < high
+    assert bench_boundary.recipe_interval(first, other, paired=True) == pytest.approx(
+        (0.02, 0.02, 0.02))
+
+
+def test_paired_runs_needs_recipes(capsys):
+    with pytest.raises(SystemExit):
+        bench_boundary.main(["--models", "a", "b", "--paired-runs"])
+    assert "give --runs-per-recipe N" in capsys.readouterr().err
+
+
 def test_recipes_table_averages_each_group_of_runs(tmp_path, capsys):
     folder = tiny_refiner_folder(tmp_path)
     for name in bench_boundary.VAL_SETS:
@@ -102,3 +119,8 @@ def test_recipes_table_averages_each_group_of_runs(tmp_path, capsys):
     for row in second:  # the same weights: no difference, whatever is resampled
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[5:] == ["+0.0000", "+0.0000 to +0.0000"]
+    assert bench_boundary.main([*argv, "--runs-per-recipe", "2", "--paired-runs"]) == 0
+    out = capsys.readouterr().out
+    assert "interval over run pairs (the i-th runs of both recipes together)" in out
+    recipes = out.split("recipes of 2 runs")[1]
+    assert recipes.count("| +0.0000 | +0.0000 to +0.0000 |") == len(bench_boundary.VAL_SETS)
