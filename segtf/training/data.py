@@ -66,15 +66,12 @@ def run_task(config: TrainConfig, spec) -> str:
     dataset spec's, else the registry model's. The model is always built with this task."""
     from segtf.models import get_config
 
-    named = {k: v for k, v in (("task", config.task),
-                               ("model_overrides.task", config.model_overrides.get("task")))
-             if v}
-    if len(set(named.values())) > 1:
+    override = config.model_overrides.get("task", "")
+    if config.task and override and config.task != override:
         raise ValueError(
-            f"task={config.task} and model_overrides.task={config.model_overrides['task']} "
-            "disagree: set one of them"
+            f"task={config.task} and model_overrides.task={override} disagree: set one of them"
         )
-    task = next(iter(named.values()), "") or (spec.task if spec else "")
+    task = config.task or override or (spec.task if spec else "")
     task = task or get_config(config.model).task
     if task not in TASKS:
         raise ValueError(f"task={task!r}: use one of {TASKS}")
