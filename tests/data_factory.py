@@ -43,6 +43,25 @@ def tiny_refiner_folder(root: Path) -> Path:
                              input_size=(48, 64))
 
 
+def tiny_refiner_on_deeplabv3plus_folder(root: Path) -> Path:
+    """A tiny refiner on a DeepLabV3+ head working at a 48-pixel side, its stages'
+    zero-initialised corrections set to small random values so that they reach the output."""
+    import segtf.models
+    from segtf.zoo import ModelInfo, save_model_folder
+
+    config = segtf.models.get_config(
+        "refiner_on_deeplabv3plus_efficientnet_lite0", **TINY_MODEL, output_stride=16,
+        working_side=48, input_size=(48, 64))
+    model = segtf.models.build_from_config(config)
+    rng = np.random.default_rng(7)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights and not any(np.any(w) for w in weights):
+            layer.set_weights([rng.normal(0, 0.2, w.shape).astype("float32") for w in weights])
+    info = ModelInfo(name="tiny_fg_on_dl", model=config, class_names=("foreground",))
+    return save_model_folder(model, info, root / "tiny_fg_on_dl")
+
+
 def random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
 

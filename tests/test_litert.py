@@ -9,7 +9,7 @@ import pathlib
 
 import numpy as np
 import pytest
-from data_factory import TINY_MODEL, tiny_refiner_folder
+from data_factory import TINY_MODEL, tiny_refiner_folder, tiny_refiner_on_deeplabv3plus_folder
 from PIL import Image
 
 import segtf
@@ -41,6 +41,11 @@ def private_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def refiner_dir(tmp_path_factory):
     return tiny_refiner_folder(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture(scope="module")
+def refiner_on_deeplab_dir(tmp_path_factory):
+    return tiny_refiner_on_deeplabv3plus_folder(tmp_path_factory.mktemp("zoo"))
 
 
 def test_split_model_leaves_the_resizes_outside(refiner_dir):
@@ -80,7 +85,7 @@ def test_each_prefix_of_the_refiner_converts_and_gives_keras_values(refiner_dir)
                                    atol=onnx_export.allowed_logit_difference(expected))
 
 
-@pytest.mark.parametrize("fixture", ["tiny_model_dir", "refiner_dir"])
+@pytest.mark.parametrize("fixture", ["tiny_model_dir", "refiner_dir", "refiner_on_deeplab_dir"])
 def test_litert_gives_the_tensorflow_pixels(fixture, request, tmp_path):
     folder = request.getfixturevalue(fixture)
     image = _photo(70, 90, seed=1)

@@ -135,11 +135,18 @@ def test_refuses_more_than_one_class_clearly():
         models.build("refiner_lite", num_classes=3, **TINY)
 
 
-def test_export_serves_only_the_final_alpha(tmp_path):
+@pytest.mark.parametrize("localisation", ["context", "deeplabv3plus"])
+def test_export_serves_only_the_final_alpha(tmp_path, localisation):
     from segtf.export import export_saved_model
 
-    config = models.get_config("refiner_lite", **TINY, input_size=(48, 64))
+    # A working side under the photo's: the SavedModel resizes outside the network, which
+    # needs the network to end in the one resize to the input size (stage corrections too).
+    config = models.get_config("refiner_lite", **TINY, input_size=(48, 64), working_side=40,
+                               output_stride=16, extra={"localisation": localisation})
     model = models.build_from_config(config)
+    for layer in model.layers:  # the corrections start at zero: make them reach the output
+        if layer.name.endswith("_conv") and not any(np.any(w) for w in layer.get_weights()):
+            layer.set_weights([np.full(w.shape, 0.3, "float32") for w in layer.get_weights()])
     image = images(1, 48, 64, seed=4)[0].astype("uint8")
     expected = segtf.segment(image, model)
 

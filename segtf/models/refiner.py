@@ -74,13 +74,21 @@ def localisation(features: dict, config: ModelConfig):
 
 
 def stage_prediction(x, inputs, name: str, coarse=None):
-    """A stage's alpha logits, or with `coarse` a correction added to them: its zero-initialised
-    conv makes a new stage start as the coarse (trained DeepLabV3+) prediction and learn
-    only what it changes, instead of relearning the whole alpha from noise."""
+    """A stage's alpha logits at the input size, or with `coarse` (logits at the working
+    size) a correction added to them: its zero-initialised conv makes a new stage start as the
+    coarse (trained DeepLabV3+) prediction and learn only what it changes, instead of
+    relearning the whole alpha from noise. The sum is taken at the working size and resized
+    once, so the network ends in one resize to the input size as every segtf model does
+    (LiteRT and the SavedModel run the resizes outside it: `segtf.models.split`)."""
     if coarse is None:
         return classifier(x, 1, inputs, name)
-    correction = classifier(x, 1, inputs, name, kernel_initializer="zeros")
-    return layers.Add(dtype="float32", name=f"{name}_plus_coarse")([coarse, correction])
+    correction = classifier(x, 1, coarse, name, kernel_initializer="zeros")
+    summed = layers.Add(dtype="float32", name=f"{name}_plus_coarse")([coarse, correction])
+    return at_input_size(summed, inputs, name)
+
+
+def at_input_size(logits, inputs, name: str):
+    return ResizeLike("bilinear", dtype="float32", name=f"{name}_at_input")([logits, inputs])
 
 
 def source_reference(images, reference, patch: int, filters: int, name: str):
@@ -131,8 +139,11 @@ def build_refiner(
     features = backbone_features(images, config)
     filters = config.extra.get("stage_filters", config.head_filters)
     x, stages, coarse_name, corrects = localisation(features, config)
-    coarse = classifier(x, 1, inputs, coarse_name)
-    base = coarse if corrects else None
+    if corrects:  # the coarse logits at the working size, which the stages correct
+        base = classifier(x, 1, images, coarse_name)
+        coarse = at_input_size(base, inputs, coarse_name)
+    else:
+        base, coarse = None, classifier(x, 1, inputs, coarse_name)
     aux = {"stage5_logits": coarse}
     for level, patch in stages:
         width = max(16, filters // 2) if level in ("P2", "P1") else filters
