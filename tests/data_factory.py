@@ -26,15 +26,29 @@ def tiny_model_overrides(model_config) -> dict:
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def tiny_model_folder(root: Path, model: str, name: str, class_names=(), **overrides) -> Path:
+def tiny_model_folder(root: Path, model: str, name: str, class_names=(), adjust=None,
+                      **overrides) -> Path:
     """`root/name`: a zoo folder holding an untrained `model` at the tests' size (TINY_MODEL
-    and `overrides`)."""
+    and `overrides`), `adjust(model)` applied before it is saved."""
     import segtf.models
     from segtf.zoo import ModelInfo, save_model_folder
 
     config = segtf.models.get_config(model, **TINY_MODEL, **overrides)
     info = ModelInfo(name=name, model=config, class_names=tuple(class_names))
-    return save_model_folder(segtf.models.build_from_config(config), info, root / name)
+    network = segtf.models.build_from_config(config)
+    if adjust is not None:
+        adjust(network)
+    return save_model_folder(network, info, root / name)
+
+
+def wake_zero_layers(model, seed: int = 7) -> None:
+    """Gives every layer whose weights are all zero (the refiner's zero-initialised stage
+    corrections) small random ones, so that what it computes reaches the output."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights and not any(np.any(w) for w in weights):
+            layer.set_weights([rng.normal(0, 0.2, w.shape).astype("float32") for w in weights])
 
 
 def tiny_refiner_folder(root: Path) -> Path:
@@ -45,21 +59,10 @@ def tiny_refiner_folder(root: Path) -> Path:
 
 def tiny_refiner_on_deeplabv3plus_folder(root: Path) -> Path:
     """A tiny refiner on a DeepLabV3+ head working at a 48-pixel side, its stages'
-    zero-initialised corrections set to small random values so that they reach the output."""
-    import segtf.models
-    from segtf.zoo import ModelInfo, save_model_folder
-
-    config = segtf.models.get_config(
-        "refiner_on_deeplabv3plus_efficientnet_lite0", **TINY_MODEL, output_stride=16,
-        working_side=48, input_size=(48, 64))
-    model = segtf.models.build_from_config(config)
-    rng = np.random.default_rng(7)
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if weights and not any(np.any(w) for w in weights):
-            layer.set_weights([rng.normal(0, 0.2, w.shape).astype("float32") for w in weights])
-    info = ModelInfo(name="tiny_fg_on_dl", model=config, class_names=("foreground",))
-    return save_model_folder(model, info, root / "tiny_fg_on_dl")
+    corrections made non-zero (`wake_zero_layers`)."""
+    return tiny_model_folder(root, "refiner_on_deeplabv3plus_efficientnet_lite0", "tiny_fg_on_dl",
+                             ("foreground",), adjust=wake_zero_layers, output_stride=16,
+                             working_side=48, input_size=(48, 64))
 
 
 def random_image(height: int, width: int, seed: int = 0) -> np.ndarray:

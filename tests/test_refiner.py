@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from data_factory import TINY_MODEL
+from data_factory import TINY_MODEL, wake_zero_layers
 
 import segtf
 from segtf import losses, models
@@ -144,9 +144,7 @@ def test_export_serves_only_the_final_alpha(tmp_path, localisation):
     config = models.get_config("refiner_lite", **TINY, input_size=(48, 64), working_side=40,
                                output_stride=16, extra={"localisation": localisation})
     model = models.build_from_config(config)
-    for layer in model.layers:  # the corrections start at zero: make them reach the output
-        if layer.name.endswith("_conv") and not any(np.any(w) for w in layer.get_weights()):
-            layer.set_weights([np.full(w.shape, 0.3, "float32") for w in layer.get_weights()])
+    wake_zero_layers(model)  # the corrections start at zero: make them reach the output
     image = images(1, 48, 64, seed=4)[0].astype("uint8")
     expected = segtf.segment(image, model)
 
