@@ -246,6 +246,47 @@ def test_head_warmup_needs_an_init_from_model(tmp_path):
         Trainer(cfg)
 
 
+def test_freeze_loaded_layers_trains_only_the_new_layers_for_the_whole_run(tmp_path):
+    """The model folder's layers (BatchNorm statistics included, precise-BN pass and all) come
+    out of a whole run as loaded; only the aux head init_from left new has moved."""
+    import segtf.models
+    from segtf.zoo import ModelInfo, save_model_folder
+
+    source_config = segtf.models.get_config("pspnet_lite", num_classes=3, **TINY_MODEL)
+    source = segtf.models.build_from_config(source_config)
+    folder = save_model_folder(source, ModelInfo(name="src", model=source_config), tmp_path / "src")
+    cfg = TrainConfig(
+        **TINY, out_dir=str(tmp_path / "run"), init_from=str(folder), freeze_loaded_layers=True,
+        precise_bn_batches=2, learning_rate=1e-2,
+    )
+    trainer = Trainer(cfg)
+    new = set(trainer.new_layers)
+    assert new and all(name.startswith("aux") for name in new), sorted(new)
+    before = {layer.name: layer.get_weights() for layer in trainer.model.layers if layer.weights}
+    trainer.fit()
+    for layer in trainer.model.layers:
+        if not layer.weights:
+            continue
+        after = layer.get_weights()
+        same = all(np.array_equal(a, b) for a, b in zip(before[layer.name], after, strict=True))
+        assert same == (layer.name not in new), layer.name
+
+
+def test_freeze_loaded_layers_says_when_nothing_would_train(tmp_path):
+    import segtf.models
+    from segtf.zoo import ModelInfo, save_model_folder
+
+    with pytest.raises(ValueError, match="freeze_loaded_layers keeps the layers init_from"):
+        Trainer(TrainConfig(**TINY, out_dir=str(tmp_path / "a"), freeze_loaded_layers=True))
+    source_config = segtf.models.get_config("pspnet_lite", num_classes=3, **TINY_MODEL)
+    source = segtf.models.build_from_config(source_config)
+    folder = save_model_folder(source, ModelInfo(name="src", model=source_config), tmp_path / "src")
+    cfg = TrainConfig(**{**TINY, "aux_losses": {}}, out_dir=str(tmp_path / "b"),
+                      init_from=str(folder), freeze_loaded_layers=True)
+    with pytest.raises(ValueError, match="filled every layer, so nothing would train"):
+        Trainer(cfg)
+
+
 def test_foreground_run_names_the_softmax_loss_to_change():
     from segtf.training.objective import output_losses
 

