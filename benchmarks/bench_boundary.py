@@ -49,6 +49,19 @@ def load(model: str, aspect: str | None, side: int = 0):
     return network, info
 
 
+def val_folders(data: pathlib.Path) -> list[pathlib.Path] | None:
+    """`data`/<set>/val for each foreground val set; None, with the command that makes them on
+    stderr, when one is absent."""
+    folders = [data / name / "val" for name in VAL_SETS]
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        print(f"val folders absent: {', '.join(missing)}; make them with "
+              "`python tools/prepare_training_folders.py --shared ../shared/data --out .devdata`",
+              file=sys.stderr)
+        return None
+    return folders
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", required=True, help="zoo names or model folders")
@@ -73,12 +86,8 @@ def main(argv=None) -> int:
                                  or len(args.models) % args.runs_per_recipe):
         parser.error(f"--runs-per-recipe {args.runs_per_recipe}: the {len(args.models)} models "
                      "must split into groups of that many runs")
-    folders = [args.data / name / "val" for name in VAL_SETS]
-    missing = [str(f) for f in folders if not f.is_dir()]
-    if missing:
-        print(f"val folders absent: {', '.join(missing)}; make them with "
-              "`python tools/prepare_training_folders.py --shared ../shared/data --out .devdata`",
-              file=sys.stderr)
+    folders = val_folders(args.data)
+    if folders is None:
         return 2
     from segtf.evaluation import evaluate
 

@@ -34,7 +34,8 @@ def _label_map(info: ModelInfo):
         return None
 
 
-def _dataset(info: ModelInfo, source, max_images: int):
+def labelled_images(info: ModelInfo, source, max_images: int = 0):
+    """(image, mask) batches of one, as the model folder `info` reads them (its label map)."""
     from segtf.data import make_dataset
 
     ds = make_dataset(
@@ -92,7 +93,7 @@ def evaluate(
     binary = BinaryMeasures()
     samples, start, count = [], time.time(), 0
     for images, masks in tqdm(
-        _dataset(info, dataset_source, max_images),
+        labelled_images(info, dataset_source, max_images),
         desc="evaluate",
         unit="img",
         disable=not logger.isEnabledFor(logging.INFO),
