@@ -6,8 +6,8 @@ truth, and whether the change fixes or breaks it; prints a table.
 
 A pixel in a mask's undecided band (Oxford pet's trimap boundary, 128) counts as right
 whatever it is decided, in boundary IoU and every other measure, so changes there cannot show
-in them; "near" is within boundary IoU's band width d of the true edge (the band it scores),
-"far" beyond it. The models run as in `bench_boundary.py` (single scale, `--aspect`).
+in them; "near" is within boundary IoU's band width d of the true edge (the band it scores;
+for a mask with an undecided band, of that band, where the edge lies), "far" beyond it. The models run as in `bench_boundary.py` (single scale, `--aspect`).
 """
 
 from __future__ import annotations
@@ -54,6 +54,24 @@ def decisions(network, info, image) -> np.ndarray:
     return predict_probabilities(network, image, task=info.task)[..., 0] >= 0.5
 
 
+def counts_over_set(loaded: list, folder: pathlib.Path, limit: int) -> tuple[list[dict], int]:
+    """`change_counts` summed over one val folder for each model after the first (the
+    reference), and the pixels seen."""
+    from segtf.evaluation import labelled_images
+
+    totals = [dict.fromkeys((*PLACES, "fixed", "broken"), 0) for _ in loaded[1:]]
+    pixels = 0
+    for images, masks in labelled_images(loaded[0][1], str(folder), limit):
+        image, truth = images[0].numpy(), masks[0].numpy()[..., 0]
+        pixels += truth.size
+        reference = decisions(*loaded[0], image)
+        for total, (network, info) in zip(totals, loaded[1:], strict=True):
+            for key, count in change_counts(reference, decisions(network, info, image),
+                                            truth).items():
+                total[key] += count
+    return totals, pixels
+
+
 def print_row(model: str, name: str, totals: dict, pixels: int) -> None:
     changed = sum(totals[p] for p in PLACES)
     shares = " | ".join(f"{totals[p] / max(changed, 1):.1%}" for p in PLACES)
@@ -75,24 +93,13 @@ def main(argv=None) -> int:
     folders = val_folders(args.data)
     if folders is None:
         return 2
-    from segtf.evaluation import labelled_images
-
     loaded = [load(model, args.aspect) for model in args.models]
     print(f"decisions that differ from {args.models[0]}'s (aspect: {args.aspect or 'as packaged'})")
     print("| model | val set | changed pixels | of all pixels | in the undecided band "
           "| near the edge (<= d) | far | fixed | broken |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, folder in zip(VAL_SETS, folders, strict=True):
-        totals = [dict.fromkeys((*PLACES, "fixed", "broken"), 0) for _ in args.models[1:]]
-        pixels = 0
-        for images, masks in labelled_images(loaded[0][1], str(folder), args.limit):
-            image, truth = images[0].numpy(), masks[0].numpy()[..., 0]
-            pixels += truth.size
-            reference = decisions(*loaded[0], image)
-            for total, (network, info) in zip(totals, loaded[1:], strict=True):
-                for key, count in change_counts(reference, decisions(network, info, image),
-                                                truth).items():
-                    total[key] += count
+        totals, pixels = counts_over_set(loaded, folder, args.limit)
         for model, total in zip(args.models[1:], totals, strict=True):
             print_row(model, name, total, pixels)
     return 0
