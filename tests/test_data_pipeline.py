@@ -135,3 +135,37 @@ def test_label_map_entries_apply_to_raw_values(tmp_path):
     write_image(root / "masks" / "000.png", np.array([[0, 1, 2]], np.uint8))
     _, masks = _first(make_dataset(root, num_classes=3, batch_size=1, label_map={0: 1, 1: 0}))
     assert masks[0].tolist() == [[1, 0, 2]]
+
+
+def test_in_memory_training_labels_are_not_mapped_twice():
+    # ArrayPairs (synthetic data, NumPy-decoded sources) already hold training labels: the
+    # colour palette and label_map apply to files only (a one-channel label mask used to
+    # fail at trace time in the palette lookup; a swapping label_map would undo itself).
+    from segtf.data.arrays import ArrayPairs
+    from segtf.data.pipeline import training_stream
+
+    images = [random_image(16, 16, seed=i) for i in range(2)]
+    masks = [np.full((16, 16), 1, np.uint8) for _ in range(2)]
+    stream = training_stream(
+        [ArrayPairs("in memory", images, masks)],
+        num_classes=3, task="semantic", crop_size=(16, 16), batch_size=2, seed=0,
+        palette=[(0, 0, 0), (200, 0, 0), (0, 200, 0)], label_map={0: 1, 1: 0}, cache=False,
+    )
+    _, labels = next(iter(stream))
+    values = set(np.unique(labels.numpy()).tolist())
+    assert 1 in values and values <= {1, 255}  # 255: padding where augmentation shrank
+
+
+def test_palette_lookup_is_skipped_for_masks_known_to_have_one_channel():
+    # A TFDS feature or in-memory tensor whose shape says one channel is a label mask: the
+    # colour branch must not be traced on it (slicing channels 1 and 2 fails in a graph).
+    import tensorflow as tf
+
+    from segtf.data.decode import to_semantic_labels
+
+    palette = [(0, 0, 0), (200, 0, 0)]
+    grey = tf.function(lambda m: to_semantic_labels(m, palette=palette))
+    mask = tf.constant([[0, 1], [1, 7]], tf.int32)[..., None]
+    assert grey(mask).numpy()[..., 0].tolist() == [[0, 1], [1, 7]]
+    colour = tf.constant(np.array(palette + [(9, 9, 9), (200, 0, 0)], np.int32).reshape(2, 2, 3))
+    assert grey(colour).numpy()[..., 0].tolist() == [[0, 1], [255, 1]]

@@ -197,6 +197,18 @@ def test_fine_tune_from_a_zoo_folder_with_other_classes(tmp_path):
     assert model(np.zeros((1, 32, 32, 3), "float32")).shape == (1, 32, 32, 3)
 
 
+def test_colour_coded_dataset_trains_on_synthetic_labels(tmp_path):
+    # CamVid's spec maps mask colours to classes; synthetic smoke-test data is already
+    # labelled, so the run must not push its one-channel labels through the colour lookup
+    # (it once stopped with a raw TensorFlow ValueError from the palette code).
+    cfg = TrainConfig(
+        **{**TINY, "num_classes": 0}, dataset="camvid", max_steps=1, out_dir=str(tmp_path / "run")
+    )
+    trainer = Trainer(cfg)
+    assert trainer.labels.num_classes == 11
+    assert trainer.fit().step == 1
+
+
 def test_init_from_names_what_it_accepts(tmp_path):
     cfg = TrainConfig(**TINY, out_dir=str(tmp_path / "run"), init_from="no_such_model")
     with pytest.raises(ValueError, match="init_from 'no_such_model': not a .weights.h5"):

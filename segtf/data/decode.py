@@ -87,7 +87,10 @@ def to_semantic_labels(
     palette=None,
 ) -> tf.Tensor:
     """Decoded mask -> int32 (H, W, 1) labels: palette lookup, then `label_map` (in-graph)."""
-    if palette:
+    channels = mask.shape[-1]
+    if palette and channels is not None:  # known at trace time: build only the branch that runs
+        labels = palette_to_index(mask, palette, ignore_label) if channels >= 3 else mask[..., 0]
+    elif palette:
         labels = tf.cond(
             tf.shape(mask)[-1] >= 3,
             lambda: palette_to_index(mask, palette, ignore_label),

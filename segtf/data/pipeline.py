@@ -246,10 +246,14 @@ def _endless_pairs(source, index: int, rules: dict, seed: int, cache: bool, skip
     of labelled pairs."""
     from segtf.data.arrays import ArrayPairs
 
+    label_map, palette = rules["label_map"], rules["palette"]
     if isinstance(source, ArrayPairs):
         masks = np.stack(source.masks).astype(np.int32)[..., None]
         pairs = tf.data.Dataset.from_tensor_slices((np.stack(source.images), masks))
         decoded = Decoded(pairs, len(source), same_size=True)
+        # In-memory masks already hold training labels: mapping them again would look up
+        # class indices in the colour palette and undo a label_map that swaps values.
+        label_map, palette = None, None
     else:
         decoded = decoded_pairs(source, rules=rules, skip_bad=skip_bad, shuffle=False)
     ds = decoded.dataset
@@ -258,7 +262,7 @@ def _endless_pairs(source, index: int, rules: dict, seed: int, cache: bool, skip
     if cache:
         ds = ds.cache()
     ds = _shuffle(ds, decoded.count, seed + 1000 * index).repeat()
-    labels = _labels(rules["task"], rules["ignore_label"], rules["label_map"], rules["palette"])
+    labels = _labels(rules["task"], rules["ignore_label"], label_map, palette)
     return ds.map(labels, num_parallel_calls=AUTOTUNE), decoded.count
 
 
