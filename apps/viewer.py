@@ -121,7 +121,9 @@ def show_comparison(data: bytes, image, first, second: models.ZooEntry, opacity:
         )
         if result.warning:
             column.warning(f"**Outside this model's domain?** {result.warning}", icon="🤔")
-        areas = legend.class_areas(view.labels, model.class_names, view.palette)
+        areas = legend.class_areas(
+            view.labels, model.class_names, view.palette, include_absent=model.task == "foreground"
+        )
         column.markdown(legend.legend_html(areas), unsafe_allow_html=True)
 
 
@@ -307,7 +309,10 @@ for row in range(0, len(pictures), 3):
         column.image(picture, caption=caption, width="stretch", alt=alt)
 
 # ---- Legend and downloads.
-areas = legend.class_areas(view.labels, entry.class_names, view.palette)
+# A foreground model's legend names both classes: "person 0.0%" says nothing was found.
+areas = legend.class_areas(
+    view.labels, entry.class_names, view.palette, include_absent=entry.task == "foreground"
+)
 st.subheader("Classes in this image")
 st.markdown(legend.legend_html(areas), unsafe_allow_html=True)
 

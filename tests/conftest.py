@@ -35,6 +35,24 @@ def pytest_terminal_summary(terminalreporter):
         )
 
 
+def _file_of(item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    """The files holding the most `slow` tests first (then the most tests), each file's tests
+    kept in their order. pytest-xdist hands whole files to the processes in this order
+    (`--no-loadscope-reorder` in pyproject.toml); its own order, most tests first, started the
+    few-but-long training files last, leaving one process running them alone at the end."""
+    slow, count = {}, {}
+    for item in items:
+        name = _file_of(item)
+        count[name] = count.get(name, 0) + 1
+        slow[name] = slow.get(name, 0) + (item.get_closest_marker("slow") is not None)
+    rank = {name: (-slow[name], -count[name], name) for name in count}
+    items.sort(key=lambda item: rank[_file_of(item)])
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
     """pytest-xdist, in the controlling process: a worker's bad-input outcomes, added up."""

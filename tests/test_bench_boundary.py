@@ -97,6 +97,7 @@ def test_paired_runs_needs_recipes(capsys):
     assert "give --runs-per-recipe N" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_recipes_table_averages_each_group_of_runs(tmp_path, capsys):
     folder = tiny_refiner_folder(tmp_path)
     for name in bench_boundary.VAL_SETS:

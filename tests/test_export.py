@@ -265,6 +265,7 @@ def test_saved_model_cli_show_and_run(exported, tmp_path):
         assert labels.shape == shape and labels.dtype == np.int32
 
 
+@pytest.mark.slow
 def test_foreground_export_has_alpha_and_tflite_matches_keras(tmp_path):
     import tensorflow as tf
 

@@ -147,6 +147,7 @@ PEAK_RSS = textwrap.dedent(r"""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (REPO / "models").is_dir(), reason="no shipped models in this checkout")
 def test_a_12_megapixel_jpeg_stays_under_1_5_gb_with_the_default_model(tmp_path):
     assert main(["export", "default", "--out", str(tmp_path), "--name", "fg"]) == 0

@@ -110,6 +110,7 @@ def test_litert_gives_the_tensorflow_pixels(fixture, request, tmp_path):
     assert (cached[0] / "model.tflite").stat().st_mtime_ns == stamp
 
 
+@pytest.mark.slow
 def test_quantised_files_stay_close(refiner_dir, tmp_path):
     model, info = segtf.load_model(refiner_dir)
     images = [_photo(60, 80, seed=s) for s in range(6)]
@@ -178,6 +179,7 @@ def _write_photos(folder, count=3):
     return folder
 
 
+@pytest.mark.slow
 def test_cli_exports_int8_and_segments_with_it(refiner_dir, tmp_path, capsys):
     photos = _write_photos(tmp_path / "photos")
     code = main(["export", str(refiner_dir), "--format", "tflite", "--quantize", "int8",

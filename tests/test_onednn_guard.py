@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 TRAIN_STEP = textwrap.dedent(
     """
@@ -25,6 +26,7 @@ TRAIN_STEP = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_readme_tiny_model_trains_in_a_fresh_process():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(

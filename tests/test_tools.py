@@ -163,3 +163,28 @@ def test_undecided_band_is_where_any_predicted_edge_scores_a_perfect_boundary(tm
     assert "c.png: skipped, not a readable PNG" in captured.err
     assert "| d | 3.000 | 3.000 | 3.000 |" in out
     assert tool.main([str(tmp_path / "absent")]) == 2
+
+
+def test_schedule_replays_xdist_handing_out_files_as_processes_run_low(tmp_path):
+    schedule = load_tool("test_schedule")
+    log = tmp_path / "suite.log"
+    log.write_text(
+        "====== slowest durations ======\n"
+        "90.00s call     tests/test_long.py::test_a\n"
+        "5.00s setup    tests/test_long.py::test_a\n"
+        "10.00s call     tests/test_many.py::test_1\n"
+        "10.00s call     tests/test_many.py::test_2\n"
+        "10.00s call     tests/test_many.py::test_3\n"
+        "30.00s call     tests/test_mid.py::test_b\n"
+    )
+    seconds = schedule.read_durations(log)
+    assert seconds["tests/test_long.py::test_a"] == 95.0  # setup + call
+    ids = [*(f"tests/test_many.py::test_{i}" for i in (1, 2, 3)),
+           "tests/test_mid.py::test_b", "tests/test_long.py::test_a"]  # fmt: skip
+    # Most tests first: the long file goes out last and runs alone from 30 s to 125 s.
+    xdist = schedule.files_in_order(ids, xdist_order=True)
+    assert [group[0] for group in xdist][0] == "tests/test_many.py::test_1"
+    assert schedule.simulate(xdist, seconds, 2) == (125.0, 95.0)
+    # Long file first: it runs beside the rest (95 s; the other process ends at 60 s).
+    long_first = [["tests/test_long.py::test_a"], *schedule.files_in_order(ids[:4], False)]
+    assert schedule.simulate(long_first, seconds, 2) == (95.0, 35.0)

@@ -91,6 +91,7 @@ def test_tiny_run_with_aux_loss_writes_everything(tmp_path):
         Trainer(cfg).fit()
 
 
+@pytest.mark.slow
 def test_stop_at_step_ends_cleanly_on_the_whole_runs_schedule(tmp_path):
     """stop_at_step replays a leg a time budget cut: it stops at that step (validated,
     checkpointed) with the learning rate of the whole run's schedule, refuses to resume
@@ -218,6 +219,7 @@ def test_init_from_names_what_it_accepts(tmp_path):
         Trainer(cfg)
 
 
+@pytest.mark.slow
 def test_head_warmup_trains_only_the_layers_init_from_left_new(tmp_path, caplog):
     """From a model folder (inference graph) into a training graph with PSPNet's aux head:
     the warm-up moves the aux head only, every loaded layer stays as loaded, and the run's
