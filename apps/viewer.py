@@ -101,6 +101,14 @@ def show_batch(entry: models.ZooEntry, files) -> None:
     )
 
 
+def legend_areas(view, model: models.ZooEntry) -> list[legend.ClassArea]:
+    """The legend rows of a result; a foreground model's legend names both classes ("person 0.0%"
+    says nothing was found)."""
+    return legend.class_areas(
+        view.labels, model.class_names, view.palette, include_absent=model.task == "foreground"
+    )
+
+
 def show_comparison(data: bytes, image, first, second: models.ZooEntry, opacity: float) -> None:
     """The same photo through two models (`first` is the main (entry, result)), overlays and
     legends side by side."""
@@ -121,10 +129,7 @@ def show_comparison(data: bytes, image, first, second: models.ZooEntry, opacity:
         )
         if result.warning:
             column.warning(f"**Outside this model's domain?** {result.warning}", icon="🤔")
-        areas = legend.class_areas(
-            view.labels, model.class_names, view.palette, include_absent=model.task == "foreground"
-        )
-        column.markdown(legend.legend_html(areas), unsafe_allow_html=True)
+        column.markdown(legend.legend_html(legend_areas(view, model)), unsafe_allow_html=True)
 
 
 def pick(source: str) -> None:
@@ -309,10 +314,7 @@ for row in range(0, len(pictures), 3):
         column.image(picture, caption=caption, width="stretch", alt=alt)
 
 # ---- Legend and downloads.
-# A foreground model's legend names both classes: "person 0.0%" says nothing was found.
-areas = legend.class_areas(
-    view.labels, entry.class_names, view.palette, include_absent=entry.task == "foreground"
-)
+areas = legend_areas(view, entry)
 st.subheader("Classes in this image")
 st.markdown(legend.legend_html(areas), unsafe_allow_html=True)
 

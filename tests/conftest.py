@@ -1,4 +1,5 @@
 import os
+from collections import Counter
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -44,11 +45,8 @@ def pytest_collection_modifyitems(config, items):
     kept in their order. pytest-xdist hands whole files to the processes in this order
     (`--no-loadscope-reorder` in pyproject.toml); its own order, most tests first, started the
     few-but-long training files last, leaving one process running them alone at the end."""
-    slow, count = {}, {}
-    for item in items:
-        name = _file_of(item)
-        count[name] = count.get(name, 0) + 1
-        slow[name] = slow.get(name, 0) + (item.get_closest_marker("slow") is not None)
+    count = Counter(_file_of(item) for item in items)
+    slow = Counter(_file_of(item) for item in items if item.get_closest_marker("slow"))
     rank = {name: (-slow[name], -count[name], name) for name in count}
     items.sort(key=lambda item: rank[_file_of(item)])
 
