@@ -4,7 +4,7 @@ Measures on this machine, float32, inside `tf.function` (graph mode, so TensorFl
 fuses Conv+BN+ReLU as it would for `model.predict`):
 - the practical peak: a dense 3x3 conv on 8x64x64x256 -> 256, and a depthwise 3x3 conv;
 - median latency at batch 1 and per-image time at batch 8, 512x512, for segtf models and the
-  keras.io and keras-cv DeepLabV3+ peers; achieved GFLOP/s and the share of the dense peak
+  keras.io and keras-cv DeepLabV3+ peers, the models taking turns on every repeat; achieved GFLOP/s and the share of the dense peak
   (depthwise FLOPs counted too); optionally the same with XLA (`--xla`).
 
     python benchmarks/bench_models.py                       # default set
@@ -38,15 +38,7 @@ DEFAULT_MODELS = [
 
 
 def median_seconds(fn, x, repeats: int) -> float:
-    fn(x)  # trace / compile, excluded
-    fn(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn(x)
-        _ = out.numpy() if hasattr(out, "numpy") else out
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return interleaved_medians({"only": fn}, x, repeats)["only"]
 
 
 def conv_peak(depthwise: bool, repeats: int) -> float:
@@ -63,12 +55,34 @@ def conv_peak(depthwise: bool, repeats: int) -> float:
     return flops / median_seconds(fn, x, repeats) / 1e9
 
 
-def time_model(model, size, batches, repeats: int, xla: bool) -> dict:
-    fn = tf.function(lambda t: model(t, training=False), jit_compile=xla)
+def interleaved_medians(fns: dict, x, repeats: int) -> dict:
+    """{name: median seconds of fn(x)}, the functions taking turns on every repeat, so a
+    change in the machine's load falls on all of them alike (one model timed after another
+    let a busy minute land on one model only). Two warm-up calls each (trace), excluded."""
+    for fn in fns.values():
+        fn(x)
+        fn(x)
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            out = fn(x)
+            _ = out.numpy() if hasattr(out, "numpy") else out
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
+def time_models(models: dict, size, batches, repeats: int, xla: bool) -> dict:
+    """{(name, batch): median seconds}, every model timed in turns with the others."""
+    fns = {
+        name: tf.function(lambda t, m=model: m(t, training=False), jit_compile=xla)
+        for name, model in models.items()
+    }
     result = {}
     for batch in batches:
         x = tf.random.uniform((batch, *size, 3), 0, 255)
-        result[batch] = median_seconds(fn, x, repeats if batch == 1 else max(2, repeats // 2))
+        medians = interleaved_medians(fns, x, repeats if batch == 1 else max(2, repeats // 2))
+        result.update({(name, batch): value for name, value in medians.items()})
     return result
 
 
@@ -106,25 +120,19 @@ def main(argv=None) -> int:
     builders = {name: (lambda n=name: build_named(n)) for name in args.models}
     if not args.no_peers:
         builders.update({name: (lambda f=f: f(size[0])) for name, f in PEERS.items()})
-    rows = []
+    built, flops = {}, {}
     for name, build in builders.items():
-        model = build()
-        flops = count_flops(model, *size)["total"]
-        variants = [("graph", False)] + ([("XLA", True)] if args.xla else [])
-        for mode, xla in variants:
-            times = time_model(model, size, (1, 8), args.repeats, xla)
-            rows.append(
-                (
-                    name,
-                    mode,
-                    model.count_params() / 1e6,
-                    flops / 1e9,
-                    times[1],
-                    times[8] / 8,
-                    flops / (times[8] / 8) / 1e9,
-                )
-            )
-        print(f"  timed {name}", file=sys.stderr, flush=True)
+        built[name] = build()
+        flops[name] = count_flops(built[name], *size)["total"]
+    rows = []
+    variants = [("graph", False)] + ([("XLA", True)] if args.xla else [])
+    for mode, xla in variants:
+        times = time_models(built, size, (1, 8), args.repeats, xla)
+        for name, model in built.items():
+            per_image = times[name, 8] / 8
+            rows.append((name, mode, model.count_params() / 1e6, flops[name] / 1e9,
+                         times[name, 1], per_image, flops[name] / per_image / 1e9))
+        print(f"  timed {mode}", file=sys.stderr, flush=True)
     reference = next((r[4] for r in rows if r[0].startswith("keras.io") and r[1] == "graph"), None)
     print(
         "| model | mode | params (M) | GFLOPs | batch 1 (s) | batch 8 (s/img) | GFLOP/s "

@@ -185,3 +185,37 @@ def test_refiner_on_a_deeplabv3plus_head_starts_as_that_model():
 def test_unknown_refiner_localisation_is_named():
     with pytest.raises(ValueError, match="refiner localisation 'nope'"):
         tiny_refiner(extra={"localisation": "nope"})
+
+
+def test_cheaper_stage_sets_drop_the_stages_and_the_full_resolution_pass():
+    # stage_levels keeps some of the localisation's stages; full_resolution=false makes the
+    # last one's prediction the output (and the main loss's), so it is not also an aux output.
+    keras.utils.set_random_seed(2)
+    overrides = dict(TINY, output_stride=16)
+    extra = {"localisation": "deeplabv3plus", "stage_levels": ["P2"], "full_resolution": False}
+    model = models.build("refiner_on_deeplabv3plus_efficientnet_lite2", num_classes=1,
+                         with_aux=True, **{**overrides, "extra": extra})
+    out = model(images(), training=False)
+    assert set(out) == {"logits", "stage5_logits", "edge2_logits"}
+    assert out["logits"].shape == (2, HEIGHT, WIDTH, 1)
+    names = {layer.name for layer in model.layers}
+    assert "stage2_conv2_relu" in names
+    assert not names & {"stage1_conv2_relu", "final_conv_relu"}
+
+
+def test_unknown_refiner_stage_level_is_named():
+    with pytest.raises(ValueError, match=r"stage_levels \['P7'\].*extra.stage_levels"):
+        tiny_refiner(extra={"stage_levels": ["P7"]})
+
+
+def test_final_filters_squeeze_the_full_size_pass():
+    # extra.final_filters narrows the full-size pass and squeezes the features before their
+    # upsampling (the pass's memory traffic); without it the layers are as before (weights of
+    # earlier models load unchanged).
+    def full_size_widths(extra):
+        model = tiny_refiner(extra=extra)
+        names = {layer.name: layer for layer in model.layers}
+        return "final_squeeze_conv" in names, names["final_conv_conv"].filters
+
+    assert full_size_widths({}) == (False, 16)
+    assert full_size_widths({"final_filters": 8}) == (True, 8)

@@ -19,7 +19,9 @@ head itself, ASPP plus its P2 decoder, with the DeepLabV3+ model's layer names s
 DeepLabV3+ of the same backbone initialises it; then stages at P2 and P1 only, each
 predicting a correction to the DeepLabV3+ prediction, so the model starts as that model).
 `"stage_filters"` (default `head_filters`) sets the reconstruction stages' width apart from
-the localisation's.
+the localisation's. `"stage_levels"` (e.g. `["P2"]`) keeps only some of the localisation's
+stages, and `"full_resolution": false` drops the last pass at the working size, so the last
+stage's prediction is the output: cheaper variants for a CPU time budget.
 """
 
 from __future__ import annotations
@@ -71,6 +73,37 @@ def localisation(features: dict, config: ModelConfig):
         return deeplabv3plus_head(features, config), STAGES[2:], "classifier", True
     raise ValueError(f"refiner localisation {kind!r}: use one of {LOCALISATIONS} "
                      "(model_overrides.extra.localisation)")
+
+
+def chosen_stages(stages: tuple, config: ModelConfig) -> tuple:
+    """The localisation's stages, or the subset `extra.stage_levels` names (same order)."""
+    levels = config.extra.get("stage_levels")
+    if levels is None:
+        return stages
+    known = [level for level, _ in stages]
+    unknown = sorted(set(levels) - set(known))
+    if unknown or not levels:
+        raise ValueError(f"refiner stage_levels {list(levels)}: choose a non-empty subset of "
+                         f"{known} (model_overrides.extra.stage_levels)")
+    return tuple((level, patch) for level, patch in stages if level in levels)
+
+
+def full_resolution_pass(x, images, inputs, base, config: ModelConfig):
+    """The last pass at the working size: the image itself (1x1 patches) is the last source
+    reference. Returns the alpha logits at the input size. `extra.final_filters` sets its width
+    and first squeezes the last stage's features to it (1x1 conv before upsampling): at the
+    working size every channel costs memory traffic, which dominates this pass on a CPU."""
+    filters = config.extra.get("final_filters")
+    if filters is not None:
+        x = conv_bn_relu(x, filters, kernel=1, name="final_squeeze")
+    x = ResizeLike("bilinear", name="final_up")([x, images])
+    # Scale pixels to [-1, 1] before the full-resolution source reference conv.
+    source = conv_bn_relu(
+        Preprocess("xception", name="final_preprocess")(images), filters or 16, name="final_src"
+    )
+    x = layers.Concatenate(name="final_concat")([x, source])
+    x = conv_bn_relu(x, filters or 16, name="final_conv")
+    return stage_prediction(x, inputs, "final", base)
 
 
 def stage_prediction(x, inputs, name: str, coarse=None):
@@ -145,7 +178,7 @@ def build_refiner(
     else:
         base, coarse = None, classifier(x, 1, inputs, coarse_name)
     aux = {"stage5_logits": coarse}
-    for level, patch in stages:
+    for level, patch in chosen_stages(stages, config):
         width = max(16, filters // 2) if level in ("P2", "P1") else filters
         x, edge = reconstruction_stage(
             x, features[level], images, patch, width, name=f"stage{level[1]}"
@@ -154,15 +187,10 @@ def build_refiner(
         aux[f"edge{level[1]}_logits"] = ResizeLike(
             "bilinear", dtype="float32", name=f"edge{level[1]}_logits"
         )([edge, inputs])
-    # Full resolution: the image itself (1x1 patches) is the last source reference.
-    x = ResizeLike("bilinear", name="final_up")([x, images])
-    # Scale pixels to [-1, 1] before the full-resolution source reference conv.
-    source = conv_bn_relu(
-        Preprocess("xception", name="final_preprocess")(images), 16, name="final_src"
-    )
-    x = layers.Concatenate(name="final_concat")([x, source])
-    x = conv_bn_relu(x, 16, name="final_conv")
-    logits = stage_prediction(x, inputs, "final", base)
+    if config.extra.get("full_resolution", True):
+        logits = full_resolution_pass(x, images, inputs, base, config)
+    else:  # the last stage's prediction is the output (and takes the main loss)
+        logits = aux.pop(f"stage{level[1]}_logits")
     if with_aux:
         return keras.Model(inputs, {"logits": logits, **aux}, name=name)
     return keras.Model(inputs, logits, name=name)

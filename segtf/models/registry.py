@@ -68,6 +68,11 @@ for _variant in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2
         MODELS[f"refiner_{_variant}"], **_EFFICIENT,
         extra={"localisation": "deeplabv3plus", "stage_filters": 64},
     )
+    # The same without the P1 stage (P2, then full size): ~20 ms less a 512 photo on 2 cores.
+    MODELS[f"refiner_p2_on_deeplabv3plus_{_variant}"] = dataclasses.replace(
+        MODELS[f"refiner_on_deeplabv3plus_{_variant}"],
+        extra={"localisation": "deeplabv3plus", "stage_filters": 64, "stage_levels": ["P2"]},
+    )
 
 
 # MediaPipe's selfie segmentation network (`segtf.models.selfie`): ~0.1 M parameters at

@@ -165,6 +165,13 @@ EXPERIMENTS["foreground_refiner_on_deeplabv3plus_efficientnet_lite2"] = dataclas
     model="refiner_on_deeplabv3plus_efficientnet_lite2",
     out_dir="runs/foreground_refiner_on_deeplabv3plus_efficientnet_lite2",
 )
+# Those stages without P1 (P2, then full size), for the 0.15 s a 512 photo target.
+EXPERIMENTS["foreground_refiner_p2_on_deeplabv3plus_efficientnet_lite2"] = dataclasses.replace(
+    EXPERIMENTS["foreground_refiner_on_deeplabv3plus_efficientnet_lite2"],
+    experiment="foreground_refiner_p2_on_deeplabv3plus_efficientnet_lite2",
+    model="refiner_p2_on_deeplabv3plus_efficientnet_lite2",
+    out_dir="runs/foreground_refiner_p2_on_deeplabv3plus_efficientnet_lite2",
+)
 
 # The fast foreground model: MediaPipe's selfie network (~0.1 M parameters at 256 x 256, the
 # speed of the free selfie peer), started from that peer's published weights (the .tflite in
