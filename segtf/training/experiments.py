@@ -47,8 +47,9 @@ EXPERIMENTS: dict[str, TrainConfig] = {
         precision="float32",
         out_dir="runs/camvid_deeplabv3plus_efficientnet_lite0",
     ),
-    # The shipped default: one foreground refiner for people and animals, on ImageNet
-    # EfficientNet-Lite0, trained on horse + person + pet drawn by image count.
+    # The foreground recipe: one model for people and animals, on ImageNet
+    # EfficientNet-Lite0, trained on horse + person + pet drawn by image count (the Lite2
+    # variants below make the shipped default).
     "foreground_refiner_efficientnet_lite0": TrainConfig(
         experiment="foreground_refiner_efficientnet_lite0",
         model="refiner_efficientnet_lite0",
@@ -165,7 +166,8 @@ EXPERIMENTS["foreground_refiner_on_deeplabv3plus_efficientnet_lite2"] = dataclas
     model="refiner_on_deeplabv3plus_efficientnet_lite2",
     out_dir="runs/foreground_refiner_on_deeplabv3plus_efficientnet_lite2",
 )
-# Those stages without P1 (P2, then full size), for the 0.15 s a 512 photo target.
+# The shipped default's stages: P2 and an 8-wide full-size pass (no P1), for the 0.15 s a
+# 512 photo target; trained alone on the frozen baseline (its card quotes every command).
 EXPERIMENTS["foreground_refiner_p2_on_deeplabv3plus_efficientnet_lite2"] = dataclasses.replace(
     EXPERIMENTS["foreground_refiner_on_deeplabv3plus_efficientnet_lite2"],
     experiment="foreground_refiner_p2_on_deeplabv3plus_efficientnet_lite2",
