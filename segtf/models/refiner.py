@@ -21,7 +21,8 @@ predicting a correction to the DeepLabV3+ prediction, so the model starts as tha
 `"stage_filters"` (default `head_filters`) sets the reconstruction stages' width apart from
 the localisation's. `"stage_levels"` (e.g. `["P2"]`) keeps only some of the localisation's
 stages, and `"full_resolution": false` drops the last pass at the working size, so the last
-stage's prediction is the output: cheaper variants for a CPU time budget.
+stage's prediction is the output; `"final_filters"` narrows that pass (default 16): cheaper
+variants for a CPU time budget.
 """
 
 from __future__ import annotations
