@@ -97,13 +97,14 @@ def full_resolution_pass(x, images, inputs, base, config: ModelConfig):
     filters = config.extra.get("final_filters")
     if filters is not None:
         x = conv_bn_relu(x, filters, kernel=1, name="final_squeeze")
+    width = filters or 16
     x = ResizeLike("bilinear", name="final_up")([x, images])
     # Scale pixels to [-1, 1] before the full-resolution source reference conv.
     source = conv_bn_relu(
-        Preprocess("xception", name="final_preprocess")(images), filters or 16, name="final_src"
+        Preprocess("xception", name="final_preprocess")(images), width, name="final_src"
     )
     x = layers.Concatenate(name="final_concat")([x, source])
-    x = conv_bn_relu(x, filters or 16, name="final_conv")
+    x = conv_bn_relu(x, width, name="final_conv")
     return stage_prediction(x, inputs, "final", base)
 
 
@@ -184,14 +185,15 @@ def build_refiner(
         x, edge = reconstruction_stage(
             x, features[level], images, patch, width, name=f"stage{level[1]}"
         )
-        aux[f"stage{level[1]}_logits"] = stage_prediction(x, inputs, f"stage{level[1]}", base)
+        last_stage = f"stage{level[1]}_logits"
+        aux[last_stage] = stage_prediction(x, inputs, f"stage{level[1]}", base)
         aux[f"edge{level[1]}_logits"] = ResizeLike(
             "bilinear", dtype="float32", name=f"edge{level[1]}_logits"
         )([edge, inputs])
     if config.extra.get("full_resolution", True):
         logits = full_resolution_pass(x, images, inputs, base, config)
     else:  # the last stage's prediction is the output (and takes the main loss)
-        logits = aux.pop(f"stage{level[1]}_logits")
+        logits = aux.pop(last_stage)
     if with_aux:
         return keras.Model(inputs, {"logits": logits, **aux}, name=name)
     return keras.Model(inputs, logits, name=name)
