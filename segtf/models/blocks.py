@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from keras import layers
 
+from segtf.models.layers import Conv2D as NativeDilationConv2D
+
 BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.99
 
@@ -29,8 +31,9 @@ def conv_bn_relu(
     name: str = "cbr",
     relu: bool = True,
 ):
-    """Conv -> BN -> ReLU."""
-    x = layers.Conv2D(
+    """Conv -> BN -> ReLU (a dilated conv through segtf's `Conv2D`: same weights, faster on TF)."""
+    conv = NativeDilationConv2D if dilation > 1 else layers.Conv2D
+    x = conv(
         filters,
         kernel,
         strides=strides,
