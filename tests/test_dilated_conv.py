@@ -1,6 +1,12 @@
 """segtf's `Conv2D`: at inference a dilated conv is TensorFlow's own op (no SpaceToBatch
 detour), with the same results and weights-file keys as `keras.layers.Conv2D`."""
 
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
 import keras
 import numpy as np
 import pytest
@@ -85,3 +91,27 @@ def test_weights_saved_with_keras_conv2d_load_unchanged(tmp_path, monkeypatch):
     assert sum(isinstance(layer, Conv2D) for layer in now.layers) == 3  # ASPP's atrous branches
     now.load_weights(tmp_path / "before.weights.h5")
     np.testing.assert_allclose(now(x), before(x), rtol=1e-4, atol=1e-4)
+
+
+def test_inference_path_runs_without_onednn():
+    """CPUs where TensorFlow runs without oneDNN (TF_ENABLE_ONEDNN_OPTS=0, many ARM builds) use
+    Eigen's Conv2D kernel, which must take the `dilations` too (forward; training never asks)."""
+    script = textwrap.dedent(
+        """
+        import numpy as np, keras, tensorflow as tf
+        from segtf.models.layers import Conv2D
+        ours = Conv2D(4, 3, padding="same", dilation_rate=6, use_bias=True)
+        theirs = keras.layers.Conv2D(4, 3, padding="same", dilation_rate=6, use_bias=True)
+        x = np.random.default_rng(0).normal(size=(1, 20, 23, 5)).astype("float32")
+        ours.build(x.shape); theirs.build(x.shape)
+        theirs.set_weights([w + 0.5 for w in ours.get_weights()]); ours.set_weights(theirs.get_weights())
+        graph = tf.function(lambda t: ours(t, training=False))
+        print("difference", float(np.abs(graph(x) - theirs(x)).max()))
+        """
+    )
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0", TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=pathlib.Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    difference = float(done.stdout.split("difference")[-1])
+    assert difference < 1e-4
