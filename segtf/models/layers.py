@@ -1,4 +1,5 @@
-"""Custom layers that need run-time shape logic (so models accept any input size).
+"""Custom layers: run-time shape logic (so models accept any input size), normalisation, and
+a `Conv2D` whose dilated convs run faster on TensorFlow.
 
 Each one is registered so `.keras` files load with `safe_mode=True`: no Lambda layers.
 They use `keras.ops` only, so the models run on the TensorFlow and JAX backends (one
